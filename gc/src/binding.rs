@@ -1,0 +1,76 @@
+//! The boundary between the collector and a language (design note §5), in the spirit of
+//! mmtk-core's `VMBinding`. The collector never names a language type: it learns object sizes,
+//! reference slots and root slots only through these traits.
+//!
+//! A *slot* is one 8-byte word that may hold a reference. Its encoding is the language's own
+//! (Lox NaN-boxes its values); the collector asks the object model to decode a slot word into an
+//! [`Address`] and to re-encode it with a new target after the object moved.
+
+use crate::address::Address;
+
+/// Whether a reference slot keeps its target alive.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SlotKind {
+    /// Traced by marking.
+    Strong,
+    /// Not traced (an intern table's keys); cleared by [`RootSet::sweep_weak`] when the target
+    /// dies, and updated like any slot when it lives.
+    Weak,
+}
+
+/// How the collector reads the language's objects. All functions are called on object starts
+/// (the header word) inside the heap or inside the from-space copy during compaction; they must
+/// read only the object's own words and must not allocate, lock or panic (compaction will call
+/// them from a signal handler in the concurrent collector).
+pub trait ObjectModel: 'static {
+    /// Size in bytes of the object starting at `obj` (a multiple of 8, at least 8), from its
+    /// header.
+    ///
+    /// # Safety
+    /// 1. `obj` is the start of a well-formed object (header initialised) in readable memory.
+    unsafe fn size_bytes(obj: Address) -> usize;
+
+    /// Calls `f(word_index, kind)` for every word of the object at `obj` that may hold a
+    /// reference, in increasing `word_index` order (word 0 is the header).
+    ///
+    /// # Safety
+    /// 1. As for [`ObjectModel::size_bytes`]; the words reported lie within the object.
+    unsafe fn for_each_slot(obj: Address, f: &mut dyn FnMut(usize, SlotKind));
+
+    /// The heap object a slot word refers to, if it is a reference (and not, say, a number).
+    fn decode(word: u64) -> Option<Address>;
+
+    /// The slot word `word` re-encoded to refer to `target` instead.
+    fn encode(word: u64, target: Address) -> u64;
+
+    /// Writes a dead "filler" object covering exactly `bytes` bytes at `at` (a multiple of 8,
+    /// at least 8), so that the heap stays parseable object by object.
+    ///
+    /// # Safety
+    /// 1. `[at, at + bytes)` is writable heap memory owned by the caller.
+    unsafe fn write_filler(at: Address, bytes: usize);
+
+    /// A small number naming the object's type, for the verifier and statistics.
+    ///
+    /// # Safety
+    /// 1. As for [`ObjectModel::size_bytes`].
+    unsafe fn type_tag(obj: Address) -> u32;
+}
+
+/// Every root slot of one mutator (VM stacks, frames, globals, handles). The collector calls
+/// these only while the mutator is stopped at a safepoint.
+pub trait RootSet {
+    /// Calls `v` on every strong root slot (an encoded word, as in object slots). `v` may
+    /// rewrite the slot.
+    fn visit_roots(&mut self, v: &mut dyn FnMut(&mut u64));
+
+    /// Calls `v` on every weak root slot (a side table's link to its heap owner). Weak roots are
+    /// not traced; after marking the collector calls [`RootSet::sweep_weak`], then updates the
+    /// survivors through this visitor.
+    fn visit_weak_roots(&mut self, _v: &mut dyn FnMut(&mut u64)) {}
+
+    /// After marking, before anything moves: forget every weak reference whose target is dead
+    /// (intern table entries, off-heap data owned by dead objects). `is_live` answers for any
+    /// heap address; addresses outside the heap count as live.
+    fn sweep_weak(&mut self, _is_live: &dyn Fn(Address) -> bool) {}
+}

@@ -1,0 +1,93 @@
+//! Collector configuration, as the embedder (the `lox` CLI) sets it.
+
+/// Which collector runs a cycle.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum GcMode {
+    /// Mark, plan and compact inside one pause (design note §2.8).
+    StopTheWorld,
+}
+
+impl GcMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            GcMode::StopTheWorld => "stw",
+        }
+    }
+}
+
+/// Settings of one heap.
+#[derive(Clone, Debug)]
+pub struct HeapConfig {
+    /// Most bytes the heap may hold after a full collection.
+    pub max_bytes: usize,
+    /// No collection is triggered by growth before this many bytes are in use.
+    pub min_trigger_bytes: usize,
+    /// After a cycle the next one starts when use reaches `live * growth_factor`.
+    pub growth_factor: f64,
+    /// `Some(n)`: also collect every `n` allocations (testing).
+    pub stress_every: Option<u64>,
+    /// Fingerprint the reachable graph before and after each cycle and check every reference.
+    pub verify: bool,
+    /// One line per cycle on stderr.
+    pub log: bool,
+    pub mode: GcMode,
+}
+
+impl Default for HeapConfig {
+    fn default() -> Self {
+        HeapConfig {
+            max_bytes: default_max_bytes(),
+            min_trigger_bytes: 4 << 20,
+            growth_factor: 2.0,
+            stress_every: None,
+            verify: false,
+            log: false,
+            mode: GcMode::StopTheWorld,
+        }
+    }
+}
+
+/// A quarter of physical memory, at least 64 MiB.
+pub fn default_max_bytes() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
+    // SAFETY: as above.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if pages <= 0 || page <= 0 {
+        return 1 << 30;
+    }
+    ((pages as usize).saturating_mul(page as usize) / 4).max(64 << 20)
+}
+
+/// Parses a size such as `512K`, `64M`, `2G` or a plain byte count.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (digits, mult) = match s.chars().last() {
+        Some('k' | 'K') => (&s[..s.len() - 1], 1usize << 10),
+        Some('m' | 'M') => (&s[..s.len() - 1], 1 << 20),
+        Some('g' | 'G') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("invalid size '{s}' (expected a number with optional K, M or G)"))?;
+    n.checked_mul(mult)
+        .filter(|&b| b > 0)
+        .ok_or_else(|| format!("invalid size '{s}'"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_suffixes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("8k"), Ok(8192));
+        assert_eq!(parse_size("3M"), Ok(3 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+    }
+}

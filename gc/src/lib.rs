@@ -1,0 +1,18 @@
+//! A concurrent mark-compact collector in the style of Android ART's CMC, as a library.
+//!
+//! The collector owns one moving space per heap, allocates by bumping a pointer, marks live
+//! objects into side bitmaps and slides them to the bottom of the space, computing every new
+//! address from the bitmaps (no forwarding word in objects). It never names a language type: a
+//! language plugs in through the traits of [`binding`]. See `shared/design/collector.md` for the
+//! design and the README for an overview.
+
+pub mod address;
+pub mod binding;
+pub mod config;
+pub mod heap;
+pub mod os;
+
+pub use address::{Address, PAGE, WORD};
+pub use binding::{ObjectModel, RootSet, SlotKind};
+pub use config::{parse_size, GcMode, HeapConfig};
+pub use heap::{Heap, HeapError, OutOfMemory};

@@ -1,0 +1,3 @@
+//! Lox on a managed, compacting heap.
+
+pub mod chunk;
