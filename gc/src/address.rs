@@ -13,6 +13,9 @@ pub const PAGE: usize = 4096;
 #[repr(transparent)]
 pub struct Address(pub usize);
 
+// `add`/`sub` take a byte count, not an Address: implementing `ops::Add` would suggest adding
+// two addresses, so these stay inherent methods.
+#[allow(clippy::should_implement_trait)]
 impl Address {
     pub const ZERO: Address = Address(0);
 

@@ -37,6 +37,27 @@ pub trait ObjectModel: 'static {
     /// 1. As for [`ObjectModel::size_bytes`]; the words reported lie within the object.
     unsafe fn for_each_slot(obj: Address, f: &mut dyn FnMut(usize, SlotKind));
 
+    /// As [`ObjectModel::for_each_slot`], restricted to slots whose `word_index` lies in
+    /// `words`. Compaction calls it for the part of an object that lands on one page; an object
+    /// model with large arrays should override it to skip straight to `words.start`.
+    ///
+    /// # Safety
+    /// 1. As for [`ObjectModel::for_each_slot`].
+    unsafe fn for_each_slot_in(
+        obj: Address,
+        words: std::ops::Range<usize>,
+        f: &mut dyn FnMut(usize, SlotKind),
+    ) {
+        // SAFETY: rule 1 is the same contract as for_each_slot's.
+        unsafe {
+            Self::for_each_slot(obj, &mut |i, kind| {
+                if words.contains(&i) {
+                    f(i, kind)
+                }
+            })
+        }
+    }
+
     /// The heap object a slot word refers to, if it is a reference (and not, say, a number).
     fn decode(word: u64) -> Option<Address>;
 
@@ -61,7 +82,11 @@ pub trait ObjectModel: 'static {
 /// these only while the mutator is stopped at a safepoint.
 pub trait RootSet {
     /// Calls `v` on every strong root slot (an encoded word, as in object slots). `v` may
-    /// rewrite the slot.
+    /// rewrite the slot. Each slot must be visited **exactly once** per call: the collector
+    /// rewrites every visited slot to its target's new address, and a slot visited twice would
+    /// be forwarded twice. The collector calls this several times per cycle (marking, root
+    /// update, and twice more with verification on); every call must visit the same slots in
+    /// the same order.
     fn visit_roots(&mut self, v: &mut dyn FnMut(&mut u64));
 
     /// Calls `v` on every weak root slot (a side table's link to its heap owner). Weak roots are

@@ -5,7 +5,10 @@
 use crate::address::{align_up, Address, WORD};
 use crate::binding::{ObjectModel, RootSet};
 use crate::config::HeapConfig;
+use crate::metadata::Metadata;
+use crate::os::clock::{monotonic_ns, peak_rss_bytes};
 use crate::os::reservation::Reservation;
+use crate::stats::GcStats;
 use std::marker::PhantomData;
 
 /// Reservations are made in whole GiB, 1 GiB-aligned (design note §1): `mremap` then moves whole
@@ -23,12 +26,15 @@ pub struct OutOfMemory;
 #[derive(Debug)]
 pub enum HeapError {
     Reserve(std::io::Error),
+    /// The side metadata could not be reserved.
+    Metadata(std::io::Error),
 }
 
 impl std::fmt::Display for HeapError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             HeapError::Reserve(e) => write!(f, "cannot reserve the heap: {e}"),
+            HeapError::Metadata(e) => write!(f, "cannot reserve the collector's metadata: {e}"),
         }
     }
 }
@@ -49,6 +55,13 @@ pub struct Heap<M: ObjectModel> {
     /// Allocations since the last stress collection.
     stress_count: u64,
     pub(crate) config: HeapConfig,
+    /// Side tables: bitmaps, chunk vector, page tables.
+    pub(crate) meta: Metadata,
+    /// The mark stack, kept between cycles for its capacity.
+    pub(crate) mark_stack: Vec<Address>,
+    pub(crate) stats: GcStats,
+    /// Monotonic time of creation: the origin of pause start times and log lines.
+    pub(crate) created_ns: u64,
     _model: PhantomData<M>,
 }
 
@@ -58,6 +71,9 @@ impl<M: ObjectModel> Heap<M> {
         let space = Reservation::new(len, RESERVATION_ALIGN).map_err(HeapError::Reserve)?;
         let from_space = Reservation::new(len, RESERVATION_ALIGN).map_err(HeapError::Reserve)?;
         let base = space.base();
+        let covered = config.max_bytes.min(space.len());
+        let meta = Metadata::new(base, covered).map_err(HeapError::Metadata)?;
+        let stats = GcStats::new(config.mode.name());
         let mut heap = Heap {
             space,
             from_space,
@@ -67,6 +83,10 @@ impl<M: ObjectModel> Heap<M> {
             next_trigger: config.min_trigger_bytes,
             stress_count: 0,
             config,
+            meta,
+            mark_stack: Vec::new(),
+            stats,
+            created_ns: monotonic_ns(),
             _model: PhantomData,
         };
         heap.next_trigger = heap.config.min_trigger_bytes.min(heap.config.max_bytes);
@@ -99,7 +119,7 @@ impl<M: ObjectModel> Heap<M> {
     /// there before its next allocation or safepoint.
     #[inline(always)]
     pub fn try_alloc(&mut self, bytes: usize) -> Option<Address> {
-        debug_assert!(bytes >= WORD && bytes % WORD == 0);
+        debug_assert!(bytes >= WORD && bytes.is_multiple_of(WORD));
         let new = self.tlab_cursor.as_usize() + bytes;
         if new <= self.tlab_limit.as_usize() {
             let at = self.tlab_cursor;
@@ -118,7 +138,7 @@ impl<M: ObjectModel> Heap<M> {
         bytes: usize,
         roots: &mut dyn RootSet,
     ) -> Result<Address, OutOfMemory> {
-        debug_assert!(bytes >= WORD && bytes % WORD == 0);
+        debug_assert!(bytes >= WORD && bytes.is_multiple_of(WORD));
         if let Some(n) = self.config.stress_every {
             self.stress_count += 1;
             if self.stress_count >= n {
@@ -150,12 +170,22 @@ impl<M: ObjectModel> Heap<M> {
         self.retire_tlab();
         let base = self.space.base();
         let max_end = base.add(self.config.max_bytes.min(self.space.len()));
-        let want = if bytes >= TLAB_BYTES / 2 { bytes } else { TLAB_BYTES };
+        let want = if bytes >= TLAB_BYTES / 2 {
+            bytes
+        } else {
+            TLAB_BYTES
+        };
         let start = self.top;
-        let fit = |n: usize| start.as_usize().checked_add(n).filter(|&e| e <= max_end.as_usize());
+        let fit = |n: usize| {
+            start
+                .as_usize()
+                .checked_add(n)
+                .filter(|&e| e <= max_end.as_usize())
+        };
         // A small object near the limit takes a short TLAB rather than failing.
         let end = fit(want).or_else(|| fit(bytes))?;
         self.top = Address(end);
+        self.stats.note_heap_bytes(end - base.as_usize());
         if want == bytes || end - start.as_usize() == bytes {
             // Exactly-sized: nothing left over to bump from.
             self.tlab_cursor = self.top;
@@ -184,14 +214,42 @@ impl<M: ObjectModel> Heap<M> {
         self.tlab_limit = self.top;
     }
 
-    /// Runs a full collection now. `roots` must describe every live reference of the mutator.
+    /// After compaction: allocation resumes at the live end, with no TLAB.
+    pub(crate) fn set_top_after_compaction(&mut self, top: Address) {
+        self.top = top;
+        self.tlab_cursor = top;
+        self.tlab_limit = top;
+    }
+
+    /// Runs a full collection now. `roots` must describe every live reference of the mutator;
+    /// every address held outside those roots is stale afterwards.
     pub fn collect(&mut self, roots: &mut dyn RootSet) {
-        self.retire_tlab();
-        let _ = roots;
-        // The collector proper (mark, plan, flip, compact) is filled in by `collector/`.
-        let used = self.used_bytes();
-        self.next_trigger = ((used as f64 * self.config.growth_factor) as usize)
-            .max(self.config.min_trigger_bytes)
-            .min(self.config.max_bytes);
+        self.collect_stw(roots);
+    }
+
+    /// The statistics so far (peak RSS is filled in by [`Heap::stats_json`] and
+    /// [`Heap::finish`]).
+    pub fn stats(&self) -> &GcStats {
+        &self.stats
+    }
+
+    /// Completed collections.
+    pub fn cycles(&self) -> u64 {
+        self.stats.cycles
+    }
+
+    /// The statistics as JSON (`--gc-stats`), with the current peak RSS and heap size.
+    pub fn stats_json(&self) -> String {
+        let mut s = self.stats.clone();
+        s.peak_rss_bytes = peak_rss_bytes();
+        s.peak_heap_bytes = s.peak_heap_bytes.max(self.used_bytes() as u64);
+        s.to_json()
+    }
+
+    /// Ends the heap's life for statistics: records the final peaks and returns the figures.
+    pub fn finish(&mut self) -> &GcStats {
+        self.stats.peak_rss_bytes = peak_rss_bytes();
+        self.stats.note_heap_bytes(self.used_bytes());
+        &self.stats
     }
 }

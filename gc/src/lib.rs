@@ -5,14 +5,22 @@
 //! address from the bitmaps (no forwarding word in objects). It never names a language type: a
 //! language plugs in through the traits of [`binding`]. See `shared/design/collector.md` for the
 //! design and the README for an overview.
+//!
+//! Layout: [`heap`] (allocation, when to collect), [`metadata`] (side bitmaps, chunk vector,
+//! page tables), [`collector`] (mark, plan, forward, compact_page, the stop-the-world cycle,
+//! the verifier), [`stats`] (figures and their JSON), [`os`] (reservations, mremap, clocks).
 
 pub mod address;
 pub mod binding;
+pub mod collector;
 pub mod config;
 pub mod heap;
+pub mod metadata;
 pub mod os;
+pub mod stats;
 
 pub use address::{Address, PAGE, WORD};
 pub use binding::{ObjectModel, RootSet, SlotKind};
 pub use config::{parse_size, GcMode, HeapConfig};
 pub use heap::{Heap, HeapError, OutOfMemory};
+pub use stats::GcStats;

@@ -1,3 +1,28 @@
 //! Lox on a managed, compacting heap.
+//!
+//! The compiler (`scanner`, `compiler`) produces off-heap prototypes (`chunk`); the loader
+//! (`load`) turns them into heap objects; the VM (`vm`) runs them. Values are NaN-boxed words
+//! (`value`), objects are laid out for the collector (`object`), and everything that refers into
+//! the heap from outside is a root (`roots`). The public face is `api`.
 
+pub mod api;
 pub mod chunk;
+pub mod code;
+pub mod compiler;
+pub mod disasm;
+mod heapops;
+mod load;
+mod natives;
+pub mod numfmt;
+pub mod object;
+mod print;
+pub mod roots;
+pub mod scanner;
+pub mod table;
+#[cfg(test)]
+mod tests;
+pub mod value;
+pub mod verify;
+pub mod vm;
+
+pub use api::{HostFn, HostValue, InterpretError, Vm, VmOptions};

@@ -1,0 +1,11 @@
+//! The collector proper: marking, planning, the forwarding function, the per-page compaction
+//! routine, the stop-the-world cycle and the verifier. Each file holds one step.
+
+pub mod compact_page;
+pub mod forward;
+pub mod mark;
+pub mod plan;
+pub mod stw;
+#[cfg(test)]
+pub mod test_model;
+pub mod verify;

@@ -1,0 +1,218 @@
+//! The stop-the-world cycle (design note §2.8) behind `Heap::collect`: mark, sweep weak
+//! references, plan, update roots, move every heap page to from-space with one `mremap`, build
+//! each to-space page with [`compact_page`] directly into the (now empty) heap page, release
+//! from-space and reset the side tables.
+
+use super::compact_page::{compact_page, CompactSource};
+use super::forward::Forwarding;
+use super::mark::mark;
+use super::plan::plan;
+use super::verify;
+use crate::address::{Address, PAGE};
+use crate::binding::{ObjectModel, RootSet};
+use crate::heap::Heap;
+use crate::metadata::pages::PageState;
+use crate::os::clock::{monotonic_ns, thread_cpu_ns};
+use crate::os::remap::move_all_pages;
+use crate::stats::Pause;
+
+/// Phase times of one cycle, for the log line.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct CycleTimes {
+    pub mark_ns: u64,
+    pub plan_ns: u64,
+    /// The mremap into from-space and populating the destination pages.
+    pub flip_ns: u64,
+    pub compact_ns: u64,
+}
+
+/// Rewrites a root slot to its target's post-compaction address.
+#[inline]
+fn update_slot<M: ObjectModel>(fwd: &Forwarding<'_>, slot: &mut u64, weak: bool) {
+    let Some(t) = M::decode(*slot) else { return };
+    if !fwd.moves(t) {
+        return;
+    }
+    if weak && !fwd.is_marked(t) {
+        debug_assert!(false, "weak root to dead object {t} survived sweep_weak");
+        return;
+    }
+    *slot = M::encode(*slot, fwd.new_address(t));
+}
+
+impl<M: ObjectModel> Heap<M> {
+    /// One whole stop-the-world cycle. The caller (the only mutator) is stopped by definition.
+    pub(crate) fn collect_stw(&mut self, roots: &mut dyn RootSet) {
+        let start = monotonic_ns();
+        let cpu_start = thread_cpu_ns();
+        self.retire_tlab();
+        let base = self.base();
+        let old_top = self.top;
+        let used = old_top.offset_from(base);
+        self.stats.note_heap_bytes(used);
+        let cycle = self.stats.cycles + 1;
+        let verify = self.config.verify;
+        let parsed = verify.then(|| {
+            // SAFETY: the heap [base, old_top) is parseable (TLAB retired) and unchanging.
+            unsafe { verify::before_marking_or_abort::<M>(cycle, base, old_top, roots) }
+        });
+
+        // 1. Mark, then let the binding forget weak references to dead objects.
+        // SAFETY: the binding contract (ObjectModel/RootSet) makes every reference decode to an
+        // object start; the side tables were reset at the end of the last cycle; the mutator is
+        // stopped (it called us).
+        let marked = unsafe { mark::<M>(&self.meta, base, old_top, roots, &mut self.mark_stack) };
+        {
+            let starts = self.meta.starts.view();
+            let in_heap = |a: Address| a >= base && a < old_top;
+            roots.sweep_weak(&|a| !in_heap(a) || (a.is_aligned(8) && starts.test(a)));
+        }
+        let t_mark = monotonic_ns();
+        // Taken after the weak sweep: the sweep may legitimately rewrite strong words (a
+        // table's tombstones); the fingerprint checks that compaction preserves the graph.
+        let fingerprint = parsed.map(|starts| {
+            // SAFETY: `starts` parsed this very heap, unchanged since (marking writes only side
+            // tables; the weak sweep rewrites slot words, not layouts).
+            unsafe { verify::fingerprint_or_abort::<M>(cycle, "before", &starts, roots) }
+        });
+
+        // 2. Plan, and update every root and weak root to its new address.
+        let plan = plan(&self.meta, base, old_top);
+        {
+            let fwd = Forwarding::new(&self.meta, base, old_top);
+            roots.visit_roots(&mut |slot| update_slot::<M>(&fwd, slot, false));
+            roots.visit_weak_roots(&mut |slot| update_slot::<M>(&fwd, slot, true));
+        }
+        let t_plan = monotonic_ns();
+
+        // 3. Flip: the heap range keeps its mapping and loses its pages to from-space.
+        if used > 0 {
+            // SAFETY: two distinct reservations of equal size owned by this heap; the mutator
+            // is stopped and nothing holds a Rust reference into either range.
+            if let Err(e) = unsafe { move_all_pages(&self.space, &self.from_space) } {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "gc: fatal: mremap(MREMAP_DONTUNMAP) of the heap into from-space failed: {e}"
+                );
+                std::process::abort();
+            }
+        }
+
+        // 4. Compact every to-space page in place, in address order. The destination pages
+        //    are populated in one call first: faulting them in one by one costs more than the
+        //    copying.
+        self.space.populate(base, plan.to_pages * PAGE);
+        let t_flip = monotonic_ns();
+        let mut copied = 0usize;
+        {
+            let src = CompactSource::new(&self.meta, &plan, base, self.from_space.base());
+            for p in 0..plan.to_pages {
+                let claimed = src.pages.claim(p);
+                debug_assert!(claimed);
+                // SAFETY: the plan is complete (rule 1); from-space holds the old heap and is
+                // not written (rule 2); marked objects are well-formed (rule 3, binding
+                // contract); the destination is heap page `p`, page-aligned, mapped and empty
+                // after the flip, distinct from from-space and metadata (rule 4).
+                copied += unsafe { compact_page::<M>(&src, p, base.add(p * PAGE).as_mut_ptr()) };
+                src.pages.publish(p, PageState::Mapped);
+            }
+        }
+        debug_assert_eq!(copied, plan.live_bytes);
+        let t_compact = monotonic_ns();
+
+        // 5. Release from-space and the side tables; allocation resumes at the live end.
+        self.from_space
+            .discard(self.from_space.base(), used.next_multiple_of(PAGE));
+        self.meta.reset(used);
+        self.set_top_after_compaction(base.add(plan.live_bytes));
+        if let Some(before) = fingerprint {
+            // SAFETY: [base, top) is the compacted heap, parseable and unchanging.
+            unsafe { verify::after_compaction_or_abort::<M>(cycle, base, self.top, roots, before) };
+        }
+        self.next_trigger = ((plan.live_bytes as f64 * self.config.growth_factor) as usize)
+            .max(self.config.min_trigger_bytes)
+            .min(self.config.max_bytes);
+
+        let end = monotonic_ns();
+        let times = CycleTimes {
+            mark_ns: t_mark - start,
+            plan_ns: t_plan - t_mark,
+            flip_ns: t_flip - t_plan,
+            compact_ns: t_compact - t_flip,
+        };
+        let s = &mut self.stats;
+        s.cycles = cycle;
+        s.last_live_bytes = plan.live_bytes as u64;
+        s.bytes_moved += plan.live_bytes as u64;
+        s.pages_compacted_by_gc += plan.to_pages as u64;
+        s.gc_cpu_ns += thread_cpu_ns().saturating_sub(cpu_start);
+        s.record_pause(Pause {
+            kind: "stw",
+            start_ns: start.saturating_sub(self.created_ns),
+            ns: end - start,
+            ttsp_ns: 0,
+        });
+        if self.config.log {
+            let line = log_line(
+                cycle,
+                start.saturating_sub(self.created_ns),
+                used,
+                plan.live_bytes,
+                marked.objects,
+                end - start,
+                times,
+            );
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
+    }
+}
+
+/// One line per cycle in the spirit of `GODEBUG=gctrace=1` (MB are MiB, as there).
+fn log_line(
+    cycle: u64,
+    at_ns: u64,
+    used: usize,
+    live: usize,
+    objects: usize,
+    pause_ns: u64,
+    t: CycleTimes,
+) -> String {
+    let mb = |b: usize| b as f64 / (1 << 20) as f64;
+    let ms = |ns: u64| ns as f64 / 1e6;
+    format!(
+        "gc {cycle} @{:.3}s stw: {:.1} MB -> {:.1} MB, {objects} objects, moved {:.1} MB, pause \
+         {:.2} ms (mark {:.2}, plan {:.2}, flip {:.2}, compact {:.2})",
+        at_ns as f64 / 1e9,
+        mb(used),
+        mb(live),
+        mb(live),
+        ms(pause_ns),
+        ms(t.mark_ns),
+        ms(t.plan_ns),
+        ms(t.flip_ns),
+        ms(t.compact_ns),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_line_reads_like_gctrace() {
+        let t = CycleTimes {
+            mark_ns: 500_000,
+            plan_ns: 100_000,
+            flip_ns: 30_000,
+            compact_ns: 600_000,
+        };
+        let l = log_line(3, 512_000_000, 12 << 20, 4 << 20, 77, 1_234_000, t);
+        assert_eq!(
+            l,
+            "gc 3 @0.512s stw: 12.0 MB -> 4.0 MB, 77 objects, moved 4.0 MB, pause 1.23 ms \
+             (mark 0.50, plan 0.10, flip 0.03, compact 0.60)"
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! Per to-space page tables: where in the old (pre-compaction) heap the page's contents come
+//! from, and the page's state word (design note §3).
+//!
+//! Addresses stored here are *heap* addresses of the pre-compaction layout; the from-space copy
+//! of an address `a` is at `a + (from_base - heap_base)`.
+
+use super::side::SideArray;
+use std::io;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+/// Compaction state of one to-space page. Transitions: `Unprocessed → Processing → (Ready →)
+/// Mapped`; only the thread that won the `Unprocessed → Processing` CAS writes the page.
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PageState {
+    /// Nobody has started this page (the all-zero state: a reset table is all `Unprocessed`).
+    Unprocessed = 0,
+    /// Claimed; being compacted into a scratch page (or in place, in STW mode).
+    Processing = 1,
+    /// Compacted into a scratch page, not yet installed.
+    Ready = 2,
+    /// Installed: readers may use it.
+    Mapped = 3,
+}
+
+impl PageState {
+    fn from_u8(v: u8) -> PageState {
+        match v {
+            0 => PageState::Unprocessed,
+            1 => PageState::Processing,
+            2 => PageState::Ready,
+            _ => PageState::Mapped,
+        }
+    }
+}
+
+pub struct PageTable {
+    /// Pre-compaction address of the object holding the page's first word (it may start on an
+    /// earlier page).
+    first_obj: SideArray<AtomicUsize>,
+    /// Pre-compaction address of the live word that lands at the page's first byte.
+    first_live: SideArray<AtomicUsize>,
+    state: SideArray<AtomicU8>,
+}
+
+impl PageTable {
+    pub fn new(pages: usize) -> io::Result<Self> {
+        Ok(PageTable {
+            first_obj: SideArray::new(pages)?,
+            first_live: SideArray::new(pages)?,
+            state: SideArray::new(pages)?,
+        })
+    }
+
+    pub fn view(&self) -> PagesView<'_> {
+        PagesView {
+            first_obj: self.first_obj.as_slice(),
+            first_live: self.first_live.as_slice(),
+            state: self.state.as_slice(),
+        }
+    }
+
+    /// Resets the entries of pages `[0, n)`.
+    pub fn reset(&mut self, n: usize) {
+        self.first_obj.reset_prefix(n);
+        self.first_live.reset_prefix(n);
+        self.state.reset_prefix(n);
+    }
+}
+
+#[derive(Copy, Clone)]
+pub struct PagesView<'a> {
+    pub first_obj: &'a [AtomicUsize],
+    pub first_live: &'a [AtomicUsize],
+    state: &'a [AtomicU8],
+}
+
+impl PagesView<'_> {
+    /// Pre-compaction address of the object holding page `page`'s first word (0 past the end;
+    /// total so that compaction has no panic path).
+    #[inline]
+    pub fn first_obj(&self, page: usize) -> usize {
+        debug_assert!(page < self.first_obj.len());
+        self.first_obj
+            .get(page)
+            .map_or(0, |x| x.load(Ordering::Relaxed))
+    }
+
+    /// Pre-compaction address of the live word landing at page `page`'s first byte.
+    #[inline]
+    pub fn first_live(&self, page: usize) -> usize {
+        debug_assert!(page < self.first_live.len());
+        self.first_live
+            .get(page)
+            .map_or(0, |x| x.load(Ordering::Relaxed))
+    }
+
+    /// The state of `page` (`Mapped` past the end, so a stray caller waits for nothing).
+    #[inline]
+    pub fn state(&self, page: usize) -> PageState {
+        debug_assert!(page < self.state.len());
+        self.state.get(page).map_or(PageState::Mapped, |s| {
+            PageState::from_u8(s.load(Ordering::Acquire))
+        })
+    }
+
+    /// Claims `page` (`Unprocessed → Processing`); true if this caller won.
+    #[inline]
+    pub fn claim(&self, page: usize) -> bool {
+        debug_assert!(page < self.state.len());
+        self.state.get(page).is_some_and(|s| {
+            s.compare_exchange(
+                PageState::Unprocessed as u8,
+                PageState::Processing as u8,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+        })
+    }
+
+    /// Publishes a new state of a page this caller owns (release: the page's contents first).
+    #[inline]
+    pub fn publish(&self, page: usize, s: PageState) {
+        debug_assert!(page < self.state.len());
+        if let Some(w) = self.state.get(page) {
+            w.store(s as u8, Ordering::Release);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_are_exclusive_and_reset_restores_unprocessed() {
+        let mut t = PageTable::new(16).unwrap();
+        {
+            let v = t.view();
+            assert_eq!(v.state(3), PageState::Unprocessed);
+            assert!(v.claim(3));
+            assert!(!v.claim(3));
+            v.publish(3, PageState::Mapped);
+            assert_eq!(v.state(3), PageState::Mapped);
+        }
+        t.reset(16);
+        assert_eq!(t.view().state(3), PageState::Unprocessed);
+    }
+}

@@ -1,0 +1,142 @@
+//! Heap-level behaviour on the mock object model: running out of memory, collecting empty and
+//! all-garbage heaps, statistics, and a larger live heap.
+
+mod mock;
+
+use gc::HeapConfig;
+use mock::{Rng, World};
+
+fn small(max: usize, verify: bool) -> HeapConfig {
+    HeapConfig {
+        max_bytes: max,
+        min_trigger_bytes: 1 << 20,
+        growth_factor: 2.0,
+        stress_every: None,
+        verify,
+        log: false,
+        ..HeapConfig::default()
+    }
+}
+
+#[test]
+fn allocation_past_max_after_a_collection_is_out_of_memory() {
+    let max = 4 << 20;
+    let mut w = World::new(small(max, true), 4, 0);
+    // A chain held by root 1: every node stays reachable.
+    let mut n = 0;
+    let err = loop {
+        match w.alloc_node_from(2, &[1], 500) {
+            Ok(()) => {
+                w.roots.strong.swap(1, 2);
+                w.shadow_roots.swap(1, 2);
+                n += 1;
+                assert!(n < 10_000, "never ran out of memory");
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, gc::OutOfMemory);
+    assert!(w.heap.used_bytes() <= max);
+    assert!(
+        w.heap.cycles() > 0,
+        "out of memory without collecting first"
+    );
+    // Nearly all of max is live: the chain is ~4 KiB per node.
+    assert!(n * 4 * 1000 > max * 9 / 10, "only {n} nodes fitted");
+    w.check(true).unwrap();
+    // Once the chain is garbage the same allocation succeeds.
+    w.clear_root(1);
+    w.alloc_node_from(2, &[1], 500).unwrap();
+    w.collect();
+    w.check(true).unwrap();
+    assert!(w.heap.used_bytes() < 64 << 10);
+}
+
+#[test]
+fn a_single_object_larger_than_max_is_out_of_memory() {
+    let mut w = World::new(small(4 << 20, false), 4, 0);
+    assert_eq!(
+        w.alloc_node_from(1, &[], 1 << 20).err(),
+        Some(gc::OutOfMemory)
+    );
+    w.alloc_node_from(1, &[], 100).unwrap();
+    w.check(false).unwrap();
+}
+
+#[test]
+fn empty_and_all_garbage_heaps_collect() {
+    let mut w = World::new(small(16 << 20, true), 8, 2);
+    w.collect();
+    let table_only = w.heap.used_bytes();
+    assert_eq!(table_only, (3 + mock::TABLE_ENTRIES) * 8);
+    let mut rng = Rng::new(7);
+    for i in 0..2000 {
+        w.alloc_node(&mut rng, 1 + i % 7).unwrap();
+    }
+    for r in 1..8 {
+        w.clear_root(r);
+    }
+    w.collect();
+    w.check(true).unwrap();
+    assert_eq!(w.heap.used_bytes(), table_only);
+    // Collecting twice in a row changes nothing.
+    w.collect();
+    assert_eq!(w.heap.used_bytes(), table_only);
+}
+
+#[test]
+fn statistics_count_cycles_pauses_and_moved_bytes() {
+    let mut w = World::new(small(32 << 20, false), 16, 4);
+    let mut rng = Rng::new(11);
+    for _ in 0..5000 {
+        w.random_op(&mut rng).unwrap();
+    }
+    w.collect();
+    let cycles = w.heap.cycles();
+    let s = w.heap.finish().clone();
+    assert_eq!(s.collector, "stw");
+    assert_eq!(s.pauses.len() as u64, cycles);
+    assert!(s
+        .pauses
+        .iter()
+        .all(|p| p.kind == "stw" && p.ttsp_ns == 0 && p.ns > 0));
+    assert!(s.pauses.windows(2).all(|p| p[0].start_ns <= p[1].start_ns));
+    assert!(s.bytes_moved > 0 && s.pages_compacted_by_gc > 0);
+    assert!(s.gc_cpu_ns > 0 && s.peak_rss_bytes > 0);
+    assert!(s.peak_heap_bytes >= w.heap.used_bytes() as u64);
+    let j = w.heap.stats_json();
+    assert!(j.contains(&format!("\"cycles\":{cycles},")));
+    assert!(j.contains("\"collector\":\"stw\""));
+    assert!(j.contains("\"fault_mode\":null"));
+    assert_eq!(j.matches("\"kind\":\"stw\"").count() as u64, cycles);
+}
+
+/// A few tens of MiB live, many pages, big objects: prints pause figures for a rough idea.
+#[test]
+fn larger_live_heap() {
+    let mut w = World::new(small(256 << 20, false), 64, 0);
+    let mut rng = Rng::new(99);
+    // Long chains of mid-sized nodes hanging off each root: ~40 MiB live.
+    for i in 0..10_000 {
+        let r = 1 + i % 63;
+        w.alloc_node_from(r, &[r], 500).unwrap();
+        if i % 97 == 0 {
+            let r = 1 + rng.below(63);
+            w.alloc_node(&mut rng, r).unwrap();
+        }
+    }
+    for _ in 0..3 {
+        w.collect();
+    }
+    w.check(true).unwrap();
+    let s = w.heap.stats();
+    let last = s.pauses.last().unwrap();
+    eprintln!(
+        "live {:.1} MiB: last pause {:.2} ms, {} cycles, total pause {:.1} ms",
+        w.heap.used_bytes() as f64 / (1 << 20) as f64,
+        last.ns as f64 / 1e6,
+        s.cycles,
+        s.pause_total_ns as f64 / 1e6
+    );
+    assert!(w.heap.used_bytes() > 20 << 20);
+}

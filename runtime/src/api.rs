@@ -1,0 +1,232 @@
+//! The embedding API: create a VM, run Lox source in it (globals persist across calls, as a
+//! REPL needs), capture its output, register Rust functions as Lox natives and read globals.
+//!
+//! ```no_run
+//! use lox::{HostValue, Vm, VmOptions};
+//! let mut vm = Vm::new(VmOptions::default()).unwrap();
+//! vm.define_native("twice", Some(1), |args| match args {
+//!     [HostValue::Number(n)] => Ok(HostValue::Number(2.0 * n)),
+//!     _ => Err("twice() takes a number.".to_string()),
+//! })
+//! .unwrap();
+//! vm.interpret(b"var x = twice(21); print x;").unwrap();
+//! assert_eq!(vm.get_global("x"), Some(HostValue::Number(42.0)));
+//! ```
+
+use crate::chunk::Proto;
+use crate::load::LoadError;
+use crate::natives::{NativeEntry, NativeKind};
+use crate::object::{tag, LoxModel, Obj};
+use crate::print::print_value;
+use crate::table;
+use crate::value::Value;
+use crate::vm::VmCore;
+use gc::{Heap, HeapConfig};
+use std::io::Write;
+
+/// Settings of a VM.
+#[derive(Clone, Debug, Default)]
+pub struct VmOptions {
+    /// The collected heap's settings (size limit, stress and verification modes, logging).
+    pub heap: HeapConfig,
+}
+
+/// Why `interpret` failed. The VM has already printed the details to its error output, as
+/// clox does (compile errors, or the runtime error message and stack trace).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum InterpretError {
+    Compile,
+    Runtime,
+}
+
+/// A Lox value outside the heap, for natives and `get_global`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HostValue {
+    Nil,
+    Bool(bool),
+    Number(f64),
+    /// A Lox string (bytes that are not UTF-8 are replaced).
+    String(String),
+    /// Any other object (function, class, instance…), as Lox would print it. A native that
+    /// returns one gives Lox that text as a string.
+    Other(String),
+}
+
+/// A native function implemented in Rust. `Err(message)` becomes a Lox runtime error.
+pub type HostFn = fn(&[HostValue]) -> Result<HostValue, String>;
+
+impl HostValue {
+    /// Copies `v` out of the heap.
+    ///
+    /// # Safety
+    /// 1. If `v` is an object it is live and current.
+    pub(crate) unsafe fn from_value(v: Value) -> HostValue {
+        if v.is_number() {
+            return HostValue::Number(v.as_number());
+        }
+        if v.is_nil() {
+            return HostValue::Nil;
+        }
+        if v.is_bool() {
+            return HostValue::Bool(v.as_bool());
+        }
+        let mut text = Vec::new();
+        // SAFETY: rule 1.
+        unsafe { print_value(&mut text, v) };
+        let text = String::from_utf8_lossy(&text).into_owned();
+        // SAFETY: rule 1.
+        if unsafe { Obj::from_value(v) }.tag() == tag::STRING {
+            HostValue::String(text)
+        } else {
+            HostValue::Other(text)
+        }
+    }
+}
+
+/// A Lox virtual machine with its own heap.
+pub struct Vm {
+    core: VmCore,
+}
+
+impl Vm {
+    /// Creates a VM (reserving its heap) with the `clock` native defined.
+    pub fn new(options: VmOptions) -> Result<Vm, String> {
+        let heap = Heap::<LoxModel>::new(options.heap).map_err(|e| e.to_string())?;
+        let mut core = VmCore::new(heap);
+        let init = core
+            .intern(b"init")
+            .map_err(|_| "out of memory creating the VM".to_string())?;
+        core.roots.init_string = init;
+        core.define_native(NativeEntry {
+            name: "clock".into(),
+            arity: None,
+            kind: NativeKind::Clock,
+        })
+        .map_err(|_| "out of memory creating the VM".to_string())?;
+        Ok(Vm { core })
+    }
+
+    /// Compiles and runs `source`. Errors are reported on the error output (stderr unless
+    /// redirected) before this returns.
+    pub fn interpret(&mut self, source: &[u8]) -> Result<(), InterpretError> {
+        let proto = match crate::compiler::compile(source) {
+            Ok(p) => p,
+            Err(e) => {
+                self.core.flush_out();
+                let mut text = Vec::new();
+                for line in &e.errors {
+                    text.extend_from_slice(line.as_bytes());
+                    text.push(b'\n');
+                }
+                let _ = self.core.err_sink.write_all(&text);
+                let _ = self.core.err_sink.flush();
+                return Err(InterpretError::Compile);
+            }
+        };
+        self.interpret_proto(&proto)
+    }
+
+    /// Runs an already compiled script (tests, tools that build bytecode themselves).
+    pub fn interpret_proto(&mut self, script: &Proto) -> Result<(), InterpretError> {
+        let closure = match self.core.load(script) {
+            Ok(c) => c,
+            Err(LoadError::OutOfMemory) => {
+                self.report(b"Out of memory.");
+                return Err(InterpretError::Runtime);
+            }
+            Err(LoadError::Invalid(why)) => {
+                self.report(format!("Invalid bytecode: {why}").as_bytes());
+                return Err(InterpretError::Compile);
+            }
+        };
+        let r = self
+            .core
+            .execute(closure)
+            .map_err(|_| InterpretError::Runtime);
+        if self.core.out.len() >= crate::vm::FLUSH_AT {
+            self.core.flush_out();
+        }
+        r
+    }
+
+    fn report(&mut self, msg: &[u8]) {
+        self.core.flush_out();
+        let _ = self.core.err_sink.write_all(msg);
+        let _ = self.core.err_sink.write_all(b"\n");
+        let _ = self.core.err_sink.flush();
+    }
+
+    /// Writes buffered `print` output to the output sink. Call before reading interactive
+    /// input; it also happens on errors, when the buffer is large and when the VM is dropped.
+    pub fn flush_output(&mut self) {
+        self.core.flush_out();
+    }
+
+    /// Sends `print` output to `w` instead of stdout (after flushing what is buffered).
+    pub fn set_output(&mut self, w: Box<dyn Write>) {
+        self.core.flush_out();
+        self.core.sink = w;
+    }
+
+    /// Sends error messages and stack traces to `w` instead of stderr.
+    pub fn set_error_output(&mut self, w: Box<dyn Write>) {
+        self.core.err_sink = w;
+    }
+
+    /// The collector's statistics as JSON.
+    pub fn gc_stats_json(&self) -> String {
+        self.core.heap.stats_json()
+    }
+
+    /// Runs a full collection now.
+    pub fn collect_garbage(&mut self) {
+        self.core.heap.collect(&mut self.core.roots);
+    }
+
+    /// Defines the global `name` as a native function. `arity: None` accepts any number of
+    /// arguments; otherwise a call with another count is a runtime error, as for Lox functions.
+    pub fn define_native(
+        &mut self,
+        name: &str,
+        arity: Option<u8>,
+        f: HostFn,
+    ) -> Result<(), String> {
+        self.core
+            .define_native(NativeEntry {
+                name: name.to_string(),
+                arity,
+                kind: NativeKind::Host(f),
+            })
+            .map_err(|_| "out of memory".to_string())
+    }
+
+    /// The value of the global `name`, if defined.
+    pub fn get_global(&mut self, name: &str) -> Option<HostValue> {
+        let bytes = name.as_bytes();
+        let hash = crate::object::hash_bytes(bytes);
+        // SAFETY: tables read from roots; no safepoint until the value is copied out.
+        unsafe {
+            let key = table::find_string(self.core.roots.strings.entries, bytes, hash)?;
+            let v = table::get(self.core.roots.globals.entries, key, hash)?;
+            Some(HostValue::from_value(v))
+        }
+    }
+
+    /// Bytes of heap in use (allocated since the last collection, plus survivors).
+    pub fn heap_used_bytes(&self) -> usize {
+        self.core.heap.used_bytes()
+    }
+}
+
+#[cfg(test)]
+impl Vm {
+    pub(crate) fn core(&self) -> &VmCore {
+        &self.core
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        self.core.flush_out();
+    }
+}

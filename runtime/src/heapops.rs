@@ -1,0 +1,334 @@
+//! Allocation on behalf of the VM: the fast path into the heap, the slow path with the VM's
+//! roots, and the operations built on it that must survive objects moving under them —
+//! interning strings, growing tables, creating objects from values held in Rust locals.
+//!
+//! The rule this file enforces: a value in a Rust local is stale after any allocation. Values
+//! the caller needs afterwards travel through `alloc_keep`, which parks them in the temp roots
+//! only when the slow path (and so a possible collection) is taken.
+
+use crate::object::{self, field, header, tag, words, Obj, MAX_OBJECT_WORDS};
+use crate::roots::TableMeta;
+use crate::table;
+use crate::value::Value;
+use crate::vm::VmCore;
+use gc::{Address, OutOfMemory, WORD};
+
+/// Where a table's count and entries live.
+#[derive(Copy, Clone)]
+pub enum TableRef {
+    Globals,
+    /// A Class (methods) or Instance (fields): both keep count and entries at the same words.
+    Object(Value),
+}
+
+impl VmCore {
+    /// Allocates an object of `words` words and returns it with `keep` re-read after any
+    /// collection. The memory is uninitialised: the caller writes the header and every slot
+    /// before its next allocation.
+    #[inline(always)]
+    pub(crate) fn alloc_keep<const N: usize>(
+        &mut self,
+        words: usize,
+        mut keep: [Value; N],
+    ) -> Result<(Obj, [Value; N]), OutOfMemory> {
+        if words >= MAX_OBJECT_WORDS {
+            return Err(OutOfMemory);
+        }
+        let a = match self.heap.try_alloc(words * WORD) {
+            Some(a) => a,
+            None => self.alloc_slow(words * WORD, &mut keep)?,
+        };
+        // SAFETY: `a` was just allocated for us; the caller initialises it before any other use
+        // and before the next safepoint (rule 1 of `from_address`, the "being initialised" case).
+        Ok((unsafe { Obj::from_address(a) }, keep))
+    }
+
+    #[inline(never)]
+    fn alloc_slow(&mut self, bytes: usize, keep: &mut [Value]) -> Result<Address, OutOfMemory> {
+        let base = self.roots.temps.len();
+        self.roots.temps.extend_from_slice(keep);
+        let r = self.heap.alloc_slow(bytes, &mut self.roots);
+        keep.copy_from_slice(&self.roots.temps[base..]);
+        self.roots.temps.truncate(base);
+        r
+    }
+
+    /// The interned string with these contents, creating it if needed. `bytes` must not point
+    /// into the heap (it would move under us): copy heap strings to a scratch buffer first.
+    pub(crate) fn intern(&mut self, bytes: &[u8]) -> Result<Value, OutOfMemory> {
+        let hash = object::hash_bytes(bytes);
+        // SAFETY: the intern table's entries come from a root and no safepoint intervenes.
+        if let Some(s) = unsafe { table::find_string(self.roots.strings.entries, bytes, hash) } {
+            return Ok(s);
+        }
+        if bytes.len() > u32::MAX as usize {
+            return Err(OutOfMemory);
+        }
+        // Make room first: a collection during the string's own allocation only turns dead
+        // entries into tombstones, which does not change the count.
+        // SAFETY: entries from a root, current.
+        let cap = unsafe { table::capacity_of(self.roots.strings.entries) };
+        if table::needs_grow(self.roots.strings.count, cap) {
+            self.grow_strings(table::grown_capacity(cap))?;
+        }
+        let n = object::string_words(bytes.len());
+        let (s, []) = self.alloc_keep(n, [])?;
+        s.set_word(0, header(tag::STRING, n));
+        s.set_word(
+            field::STRING_META,
+            bytes.len() as u64 | (u64::from(hash) << 32),
+        );
+        // Zero the last word so padding bytes are deterministic, then copy the contents.
+        s.set_word(n - 1, 0);
+        // SAFETY: the object has room for `bytes.len()` bytes after its meta word, and `bytes`
+        // is off-heap, so the ranges do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                s.word_ptr(field::STRING_BYTES) as *mut u8,
+                bytes.len(),
+            )
+        };
+        let sv = s.value();
+        // SAFETY: entries array from a root, allocated above or before; no safepoint since.
+        let e = unsafe { Obj::from_value(self.roots.strings.entries) };
+        let (_, grows) = table::insert(e, sv, hash, Value::NIL);
+        if grows {
+            self.roots.strings.count += 1;
+        }
+        Ok(sv)
+    }
+
+    /// Replaces the intern table's entries with a weak array of `capacity` pairs holding its
+    /// live entries.
+    #[inline(never)]
+    fn grow_strings(&mut self, capacity: usize) -> Result<(), OutOfMemory> {
+        let (e, []) = self.alloc_keep(object::entries_words(capacity), [])?;
+        e.set_word(
+            0,
+            header(tag::WEAK_ENTRIES, object::entries_words(capacity)),
+        );
+        table::clear(e);
+        let meta: &mut TableMeta = &mut self.roots.strings;
+        // SAFETY: the old entries are re-read from the root after the allocation; their keys
+        // are live (a collection just tombstoned any dead intern key).
+        let n = unsafe { table::rehash(meta.entries, e) };
+        meta.entries = e.value();
+        meta.count = n;
+        Ok(())
+    }
+
+    /// Sets `key` (an interned string) to `value` in the table `t`. Returns whether the key was
+    /// new. A safepoint: every `Obj` and value local of the caller is stale afterwards.
+    #[inline]
+    pub(crate) fn table_set(
+        &mut self,
+        t: TableRef,
+        key: Value,
+        value: Value,
+    ) -> Result<bool, OutOfMemory> {
+        let (count, entries) = self.table_meta(t);
+        // SAFETY: entries read from a root or a live object just now.
+        let cap = unsafe { table::capacity_of(entries) };
+        let (t, key, value) = if table::needs_grow(count, cap) {
+            self.grow_table(t, key, value, table::grown_capacity(cap))?
+        } else {
+            (t, key, value)
+        };
+        let (_, entries) = self.table_meta(t);
+        // SAFETY: `key` is an interned string, live (the caller holds it in a root or it was
+        // re-read after the growth).
+        let hash = unsafe { Obj::from_value(key) }.string_hash();
+        // SAFETY: entries non-nil (capacity was ensured) and current.
+        let (is_new, grows) = table::insert(unsafe { Obj::from_value(entries) }, key, hash, value);
+        if grows {
+            self.add_to_count(t, 1);
+        }
+        Ok(is_new)
+    }
+
+    #[inline(never)]
+    fn grow_table(
+        &mut self,
+        t: TableRef,
+        key: Value,
+        value: Value,
+        capacity: usize,
+    ) -> Result<(TableRef, Value, Value), OutOfMemory> {
+        let owner = match t {
+            TableRef::Object(o) => o,
+            TableRef::Globals => Value::NIL,
+        };
+        let n = object::entries_words(capacity);
+        let (e, [owner, key, value]) = self.alloc_keep(n, [owner, key, value])?;
+        e.set_word(0, header(tag::TABLE_ENTRIES, n));
+        table::clear(e);
+        let t = match t {
+            TableRef::Object(_) => TableRef::Object(owner),
+            TableRef::Globals => TableRef::Globals,
+        };
+        let (_, old) = self.table_meta(t);
+        // SAFETY: `old` re-read after the allocation; its keys are live strings (strong table).
+        let live = unsafe { table::rehash(old, e) };
+        self.set_table_meta(t, live, e.value());
+        Ok((t, key, value))
+    }
+
+    #[inline(always)]
+    fn table_meta(&self, t: TableRef) -> (usize, Value) {
+        match t {
+            TableRef::Globals => (self.roots.globals.count, self.roots.globals.entries),
+            TableRef::Object(o) => {
+                // SAFETY: the owner is live and current (callers pass values from roots, or
+                // re-read after allocation).
+                let o = unsafe { Obj::from_value(o) };
+                (
+                    o.word(field::TABLE_COUNT) as usize,
+                    o.get(field::TABLE_ENTRIES),
+                )
+            }
+        }
+    }
+
+    fn set_table_meta(&mut self, t: TableRef, count: usize, entries: Value) {
+        match t {
+            TableRef::Globals => self.roots.globals = TableMeta { count, entries },
+            TableRef::Object(o) => {
+                // SAFETY: as in `table_meta`.
+                let o = unsafe { Obj::from_value(o) };
+                o.set_word(field::TABLE_COUNT, count as u64);
+                o.set(field::TABLE_ENTRIES, entries);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn add_to_count(&mut self, t: TableRef, n: usize) {
+        match t {
+            TableRef::Globals => self.roots.globals.count += n,
+            TableRef::Object(o) => {
+                // SAFETY: as in `table_meta`.
+                let o = unsafe { Obj::from_value(o) };
+                o.set_word(field::TABLE_COUNT, o.word(field::TABLE_COUNT) + n as u64);
+            }
+        }
+    }
+
+    /// A new class named `name` (a string), with no methods.
+    pub(crate) fn new_class(&mut self, name: Value) -> Result<Value, OutOfMemory> {
+        let (c, [name]) = self.alloc_keep(words::CLASS, [name])?;
+        c.set_word(0, header(tag::CLASS, words::CLASS));
+        c.set(field::CLASS_NAME, name);
+        c.set_word(field::TABLE_COUNT, 0);
+        c.set(field::TABLE_ENTRIES, Value::NIL);
+        Ok(c.value())
+    }
+
+    /// A new instance of `class`, with no fields.
+    #[inline]
+    pub(crate) fn new_instance(&mut self, class: Value) -> Result<Value, OutOfMemory> {
+        let (i, [class]) = self.alloc_keep(words::INSTANCE, [class])?;
+        i.set_word(0, header(tag::INSTANCE, words::INSTANCE));
+        i.set(field::INSTANCE_CLASS, class);
+        i.set_word(field::TABLE_COUNT, 0);
+        i.set(field::TABLE_ENTRIES, Value::NIL);
+        Ok(i.value())
+    }
+
+    /// A new bound method.
+    #[inline]
+    pub(crate) fn new_bound_method(
+        &mut self,
+        receiver: Value,
+        method: Value,
+    ) -> Result<Value, OutOfMemory> {
+        let (b, [receiver, method]) = self.alloc_keep(words::BOUND_METHOD, [receiver, method])?;
+        b.set_word(0, header(tag::BOUND_METHOD, words::BOUND_METHOD));
+        b.set(field::BOUND_RECEIVER, receiver);
+        b.set(field::BOUND_METHOD, method);
+        Ok(b.value())
+    }
+
+    /// A new closure over `function` with all upvalues nil (the caller fills them in).
+    #[inline]
+    pub(crate) fn new_closure(&mut self, function: Value) -> Result<Value, OutOfMemory> {
+        // SAFETY: `function` is live: the caller read it from a root just now.
+        let n = unsafe { Obj::from_value(function) }.function_upvalue_count();
+        let size = field::CLOSURE_UPVALUES + n;
+        let (c, [function]) = self.alloc_keep(size, [function])?;
+        c.set_word(0, header(tag::CLOSURE, size));
+        c.set(field::CLOSURE_FUNCTION, function);
+        for i in 0..n {
+            c.set(field::CLOSURE_UPVALUES + i, Value::NIL);
+        }
+        Ok(c.value())
+    }
+
+    /// A new native function object for entry `index` of the natives table.
+    pub(crate) fn new_native(&mut self, index: usize) -> Result<Value, OutOfMemory> {
+        let (n, []) = self.alloc_keep(words::NATIVE, [])?;
+        n.set_word(0, header(tag::NATIVE, words::NATIVE));
+        n.set_word(field::NATIVE_INDEX, index as u64);
+        Ok(n.value())
+    }
+
+    /// The open upvalue for stack slot `index`, creating and linking it if needed (the open list
+    /// is sorted by slot, highest first).
+    pub(crate) fn capture_upvalue(&mut self, index: usize) -> Result<Value, OutOfMemory> {
+        let idx = index as u64;
+        let mut cur = self.roots.open_upvalues;
+        while cur.is_object() {
+            // SAFETY: the open list hangs off a root; no safepoint during the walk.
+            let u = unsafe { Obj::from_value(cur) };
+            let ui = u.word(field::UPVALUE_INDEX);
+            if ui == idx {
+                return Ok(cur);
+            }
+            if ui < idx {
+                break;
+            }
+            cur = u.get(field::UPVALUE_NEXT);
+        }
+        let (u, []) = self.alloc_keep(words::UPVALUE, [])?;
+        u.set_word(0, header(tag::UPVALUE, words::UPVALUE));
+        u.set_word(field::UPVALUE_INDEX, idx);
+        u.set(field::UPVALUE_CLOSED, Value::NIL);
+        // The list may have moved: walk it again to find the insertion point.
+        let mut prev: Option<Obj> = None;
+        let mut cur = self.roots.open_upvalues;
+        while cur.is_object() {
+            // SAFETY: as above, after the allocation.
+            let o = unsafe { Obj::from_value(cur) };
+            if o.word(field::UPVALUE_INDEX) < idx {
+                break;
+            }
+            prev = Some(o);
+            cur = o.get(field::UPVALUE_NEXT);
+        }
+        u.set(field::UPVALUE_NEXT, cur);
+        match prev {
+            None => self.roots.open_upvalues = u.value(),
+            Some(p) => p.set(field::UPVALUE_NEXT, u.value()),
+        }
+        Ok(u.value())
+    }
+
+    /// Closes every open upvalue for a stack slot at or above `last`: the value moves into the
+    /// upvalue and the upvalue leaves the open list. Never allocates.
+    #[inline]
+    pub(crate) fn close_upvalues(&mut self, last: usize) {
+        let last = last as u64;
+        while self.roots.open_upvalues.is_object() {
+            // SAFETY: the open list hangs off a root; no safepoint in this loop.
+            let u = unsafe { Obj::from_value(self.roots.open_upvalues) };
+            let i = u.word(field::UPVALUE_INDEX);
+            if i < last {
+                break;
+            }
+            u.set(field::UPVALUE_CLOSED, self.roots.stack.get(i as usize));
+            u.set_word(field::UPVALUE_INDEX, object::UPVALUE_CLOSED);
+            self.roots.open_upvalues = u.get(field::UPVALUE_NEXT);
+            u.set(field::UPVALUE_NEXT, Value::NIL);
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The loader: turns a prototype tree from the compiler into heap objects — interned strings,
+//! constant arrays, Function objects with their bytecode registered in the off-heap code table —
+//! and wraps the top-level function in a closure.
+//!
+//! Everything built so far stays in the temp roots while the next object is allocated, since
+//! any allocation may move all of it. The walk over nested functions is iterative (an explicit
+//! stack), so deeply nested source cannot overflow the Rust stack here.
+
+use crate::chunk::{Constant, Proto};
+use crate::object::{field, header, tag, words};
+use crate::value::Value;
+use crate::verify;
+use crate::vm::VmCore;
+use gc::OutOfMemory;
+
+/// Why a prototype could not be loaded.
+#[derive(Debug)]
+pub enum LoadError {
+    OutOfMemory,
+    /// The bytecode failed verification (a compiler bug, or a hand-built prototype).
+    Invalid(String),
+}
+
+impl From<OutOfMemory> for LoadError {
+    fn from(_: OutOfMemory) -> Self {
+        LoadError::OutOfMemory
+    }
+}
+
+/// A prototype whose constants are being loaded.
+struct Pending<'p> {
+    proto: &'p Proto,
+    /// Next constant to load.
+    next: usize,
+    /// Index in the temp roots where this prototype's loaded constants start.
+    base: usize,
+    max_stack: u32,
+}
+
+impl VmCore {
+    /// Loads `script` and returns its closure (not yet on the stack; the caller roots it
+    /// before the next allocation).
+    pub(crate) fn load(&mut self, script: &Proto) -> Result<Value, LoadError> {
+        let temps_base = self.roots.temps.len();
+        let r = self.load_function(script).and_then(|f| {
+            self.roots.temps.push(f);
+            let c = self.new_closure(f)?;
+            Ok(c)
+        });
+        self.roots.temps.truncate(temps_base);
+        r
+    }
+
+    fn load_function(&mut self, script: &Proto) -> Result<Value, LoadError> {
+        let mut pending = vec![Pending {
+            proto: script,
+            next: 0,
+            base: self.roots.temps.len(),
+            max_stack: verify::check(script).map_err(LoadError::Invalid)?,
+        }];
+        loop {
+            let Some(top) = pending.last_mut() else {
+                return Err(LoadError::Invalid("empty prototype stack".into()));
+            };
+            if let Some(c) = top.proto.constants.get(top.next) {
+                top.next += 1;
+                match c {
+                    Constant::Number(n) => self.roots.temps.push(Value::number(*n)),
+                    Constant::String(s) => {
+                        let v = self.intern(s)?;
+                        self.roots.temps.push(v);
+                    }
+                    Constant::Function(child) => {
+                        let max_stack = verify::check(child).map_err(LoadError::Invalid)?;
+                        let base = self.roots.temps.len();
+                        pending.push(Pending {
+                            proto: child,
+                            next: 0,
+                            base,
+                            max_stack,
+                        });
+                    }
+                }
+                continue;
+            }
+            let Some(done) = pending.pop() else {
+                unreachable!()
+            };
+            let f = self.build_function(&done)?;
+            self.roots.temps.truncate(done.base);
+            if pending.is_empty() {
+                return Ok(f);
+            }
+            self.roots.temps.push(f);
+        }
+    }
+
+    /// Allocates the constant array and the Function for `p`, whose loaded constants are the
+    /// temp roots from `p.base` on.
+    fn build_function(&mut self, p: &Pending<'_>) -> Result<Value, LoadError> {
+        let n = p.proto.constants.len();
+        let (arr, []) = self.alloc_keep(1 + n, [])?;
+        arr.set_word(0, header(tag::VALUE_ARRAY, 1 + n));
+        for i in 0..n {
+            arr.set(field::ARRAY_VALUES + i, self.roots.temps[p.base + i]);
+        }
+        self.roots.temps.truncate(p.base);
+        self.roots.temps.push(arr.value());
+        let name = match &p.proto.name {
+            Some(s) => self.intern(s)?,
+            None => Value::NIL,
+        };
+        let (f, [name]) = self.alloc_keep(words::FUNCTION, [name])?;
+        let consts = self.roots.temps[p.base];
+        let code = self.roots.code.next_index();
+        f.set_word(0, header(tag::FUNCTION, words::FUNCTION));
+        f.set_word(
+            field::FUNCTION_META,
+            u64::from(p.proto.arity)
+                | (u64::from(p.proto.upvalue_count) << 8)
+                | (u64::from(code) << 32),
+        );
+        f.set(field::FUNCTION_NAME, name);
+        f.set(field::FUNCTION_CONSTANTS, consts);
+        let added = self.roots.code.add(
+            f.value(),
+            p.proto.code.clone().into_boxed_slice(),
+            p.proto.lines.clone().into_boxed_slice(),
+            p.max_stack,
+        );
+        debug_assert_eq!(added, code);
+        Ok(f.value())
+    }
+}

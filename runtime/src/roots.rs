@@ -1,0 +1,211 @@
+//! Everything of the VM that refers into the heap from outside it, and the collector's view of
+//! it (`RootSet`): the value stack, the call frames' closures, the globals and intern tables'
+//! entry arrays, the open-upvalue list, the "init" string, temporary roots of the loader and
+//! the allocator, and — weakly — the owners of off-heap bytecode.
+//!
+//! This struct is a separate field of the VM from the heap, so `heap.alloc_slow(n, &mut roots)`
+//! borrows the two disjointly.
+
+use crate::code::CodeTable;
+use crate::object::Obj;
+use crate::table;
+use crate::value::Value;
+use gc::{Address, RootSet};
+use std::ptr::NonNull;
+
+/// Most nested calls before "Stack overflow." (clox allows 64).
+pub const FRAMES_MAX: usize = 10_000;
+/// Value stack slots: one full frame (256 slots) per call level. The memory is reserved zeroed
+/// (zero is the number 0, not a reference) and touched only as deep as programs go.
+pub const STACK_SLOTS: usize = FRAMES_MAX * 256;
+
+/// One active call. Holds its closure as a root and an instruction offset, never a pointer.
+#[derive(Copy, Clone, Debug)]
+pub struct Frame {
+    /// The running closure (a root).
+    pub closure: Value,
+    /// Offset of the next instruction in the function's bytecode (valid when the frame is not
+    /// the one the dispatch loop is running, or after the loop saved it).
+    pub ip: u32,
+    /// Stack index of slot 0 (the callee, then the arguments and locals).
+    pub base: u32,
+    /// Index of the function's bytecode in the code table (off-heap, never moves).
+    pub code: u32,
+}
+
+/// Count and entry array of a table that lives outside any object.
+#[derive(Copy, Clone, Debug)]
+pub struct TableMeta {
+    /// Live entries plus tombstones.
+    pub count: usize,
+    /// A `TableEntries`/`WeakEntries` object, or nil while empty.
+    pub entries: Value,
+}
+
+impl TableMeta {
+    pub const EMPTY: TableMeta = TableMeta {
+        count: 0,
+        entries: Value::NIL,
+    };
+}
+
+/// The value stack: one allocation made once, so raw pointers into it stay valid for the VM's
+/// life. Only `[0, top)` holds live values; slots above may hold stale words and are never read
+/// before being written (the loader's stack-height check guarantees it for bytecode).
+pub struct Stack {
+    base: NonNull<Value>,
+    pub top: usize,
+}
+
+impl Stack {
+    fn layout() -> std::alloc::Layout {
+        std::alloc::Layout::array::<Value>(STACK_SLOTS).expect("stack layout")
+    }
+
+    pub fn new() -> Stack {
+        // SAFETY: the layout has non-zero size.
+        let p = unsafe { std::alloc::alloc_zeroed(Stack::layout()) } as *mut Value;
+        let base =
+            NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(Self::layout()));
+        Stack { base, top: 0 }
+    }
+
+    #[inline(always)]
+    pub fn base_ptr(&self) -> *mut Value {
+        self.base.as_ptr()
+    }
+
+    /// Value at index `i < STACK_SLOTS`.
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> Value {
+        assert!(i < STACK_SLOTS);
+        // SAFETY: in bounds of our allocation (checked above); every slot is initialised
+        // (zeroed at creation).
+        unsafe { *self.base.as_ptr().add(i) }
+    }
+
+    #[inline(always)]
+    pub fn set(&mut self, i: usize, v: Value) {
+        assert!(i < STACK_SLOTS);
+        // SAFETY: as for `get`.
+        unsafe { *self.base.as_ptr().add(i) = v }
+    }
+
+    #[inline(always)]
+    pub fn push(&mut self, v: Value) {
+        let t = self.top;
+        self.set(t, v);
+        self.top = t + 1;
+    }
+
+    #[inline(always)]
+    pub fn pop(&mut self) -> Value {
+        self.top -= 1;
+        self.get(self.top)
+    }
+
+    /// The value `distance` slots below the top.
+    #[inline(always)]
+    pub fn peek(&self, distance: usize) -> Value {
+        self.get(self.top - 1 - distance)
+    }
+}
+
+impl Default for Stack {
+    fn default() -> Self {
+        Stack::new()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this very layout, freed once.
+        unsafe { std::alloc::dealloc(self.base.as_ptr() as *mut u8, Stack::layout()) }
+    }
+}
+
+/// The VM's roots. See the module comment.
+pub struct Roots {
+    pub stack: Stack,
+    pub frames: Vec<Frame>,
+    pub globals: TableMeta,
+    /// The intern table: the entries array is a strong root, its keys are weak slots.
+    pub strings: TableMeta,
+    /// Head of the open upvalues (sorted by stack index, highest first), or nil.
+    pub open_upvalues: Value,
+    pub init_string: Value,
+    /// Values kept alive across allocations by the loader, the allocator and the API.
+    pub temps: Vec<Value>,
+    /// Off-heap bytecode, with weak links to the owning functions.
+    pub code: CodeTable,
+}
+
+impl Roots {
+    pub fn new() -> Roots {
+        Roots {
+            stack: Stack::new(),
+            frames: Vec::with_capacity(FRAMES_MAX),
+            globals: TableMeta::EMPTY,
+            strings: TableMeta::EMPTY,
+            open_upvalues: Value::NIL,
+            init_string: Value::NIL,
+            temps: Vec::new(),
+            code: CodeTable::new(),
+        }
+    }
+}
+
+#[inline(always)]
+fn visit_value(v: &mut dyn FnMut(&mut u64), slot: &mut Value) {
+    if slot.is_object() {
+        v(&mut slot.0);
+    }
+}
+
+impl Default for Roots {
+    fn default() -> Self {
+        Roots::new()
+    }
+}
+
+impl RootSet for Roots {
+    fn visit_roots(&mut self, v: &mut dyn FnMut(&mut u64)) {
+        let base = self.stack.base_ptr();
+        for i in 0..self.stack.top {
+            // SAFETY: i < top <= STACK_SLOTS, inside the stack allocation; no other reference
+            // to the stack exists while the collector runs (the mutator is at a safepoint).
+            visit_value(v, unsafe { &mut *base.add(i) });
+        }
+        for f in self.frames.iter_mut() {
+            visit_value(v, &mut f.closure);
+        }
+        visit_value(v, &mut self.globals.entries);
+        visit_value(v, &mut self.strings.entries);
+        visit_value(v, &mut self.open_upvalues);
+        visit_value(v, &mut self.init_string);
+        for t in self.temps.iter_mut() {
+            visit_value(v, t);
+        }
+    }
+
+    fn visit_weak_roots(&mut self, v: &mut dyn FnMut(&mut u64)) {
+        self.code.visit_owners(&mut |slot| visit_value(v, slot));
+    }
+
+    fn sweep_weak(&mut self, is_live: &dyn Fn(Address) -> bool) {
+        // Intern table: a dead key becomes a tombstone (count unchanged: it still counts).
+        if self.strings.entries.is_object() {
+            // SAFETY: the entries array is reachable from a strong root and the collector has not
+            // moved anything yet (sweep_weak runs after marking, before compaction).
+            let e = unsafe { Obj::from_value(self.strings.entries) };
+            for i in 0..e.entries_capacity() {
+                let k = table::key_at(e, i);
+                if k.is_object() && !is_live(k.as_address()) {
+                    e.set(crate::object::field::ENTRIES_START + 2 * i, Value::NIL);
+                    e.set(crate::object::field::ENTRIES_START + 2 * i + 1, Value::TRUE);
+                }
+            }
+        }
+        self.code.sweep(is_live);
+    }
+}
