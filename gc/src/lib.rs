@@ -18,6 +18,7 @@ pub mod heap;
 pub mod metadata;
 pub mod os;
 pub mod stats;
+pub mod uffd;
 
 pub use address::{Address, PAGE, WORD};
 pub use binding::{ObjectModel, RootSet, SlotKind};
