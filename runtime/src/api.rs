@@ -1,7 +1,7 @@
 //! The embedding API: create a VM, run Lox source in it (globals persist across calls, as a
 //! REPL needs), capture its output, register Rust functions as Lox natives and read globals.
 //!
-//! ```no_run
+//! ```
 //! use lox::{HostValue, Vm, VmOptions};
 //! let mut vm = Vm::new(VmOptions::default()).unwrap();
 //! vm.define_native("twice", Some(1), |args| match args {
@@ -50,6 +50,22 @@ pub enum HostValue {
     /// Any other object (function, class, instance…), as Lox would print it. A native that
     /// returns one gives Lox that text as a string.
     Other(String),
+}
+
+/// Prints the value as Lox's `print` would.
+impl std::fmt::Display for HostValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostValue::Nil => f.write_str("nil"),
+            HostValue::Bool(b) => write!(f, "{b}"),
+            HostValue::Number(n) => {
+                let mut buf = Vec::new();
+                crate::numfmt::format_g(&mut buf, *n);
+                f.write_str(&String::from_utf8_lossy(&buf))
+            }
+            HostValue::String(s) | HostValue::Other(s) => f.write_str(s),
+        }
+    }
 }
 
 /// A native function implemented in Rust. `Err(message)` becomes a Lox runtime error.
@@ -210,6 +226,22 @@ impl Vm {
             let v = table::get(self.core.roots.globals.entries, key, hash)?;
             Some(HostValue::from_value(v))
         }
+    }
+
+    /// Defines (or overwrites) the global `name` with `value`. `HostValue::Other` text becomes
+    /// a Lox string.
+    pub fn set_global(&mut self, name: &str, value: HostValue) -> Result<(), String> {
+        let oom = |_| "out of memory".to_string();
+        let core = &mut self.core;
+        let key = core.intern(name.as_bytes()).map_err(oom)?;
+        // The key must survive the value's allocation.
+        core.roots.temps.push(key);
+        let v = core.host_to_value(value);
+        let key = core.roots.temps.pop().unwrap_or(Value::NIL);
+        let v = v.map_err(oom)?;
+        core.table_set(crate::heapops::TableRef::Globals, key, v)
+            .map_err(oom)?;
+        Ok(())
     }
 
     /// Bytes of heap in use (allocated since the last collection, plus survivors).

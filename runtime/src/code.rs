@@ -1,8 +1,8 @@
 //! The off-heap side table of bytecode. Each loaded function's code and line table live here,
 //! indexed by the number stored in the Function object; each entry has a weak root word naming
 //! its owner, so when the function dies the collector's weak sweep frees the code and recycles
-//! the entry. The dispatch loop reads instructions straight from these boxed slices, whose
-//! memory never moves while the entry lives.
+//! the entry. The dispatch loop reads instructions straight from these boxed slices (through the
+//! pointer each Function object caches), whose memory never moves while the entry lives.
 
 use crate::value::Value;
 use gc::Address;
@@ -14,9 +14,6 @@ pub struct CodeEntry {
     pub code: Box<[u8]>,
     /// Source line of each byte of `code`.
     pub lines: Box<[u32]>,
-    /// Most stack slots a call of this function uses above its frame base (checked by verify.rs
-    /// at load time), so one check at call time rules out stack overflow inside the frame.
-    pub max_stack: u32,
 }
 
 #[derive(Default)]
@@ -31,13 +28,8 @@ impl CodeTable {
     }
 
     /// Stores code for `owner`, returning its index.
-    pub fn add(&mut self, owner: Value, code: Box<[u8]>, lines: Box<[u32]>, max_stack: u32) -> u32 {
-        let e = CodeEntry {
-            owner,
-            code,
-            lines,
-            max_stack,
-        };
+    pub fn add(&mut self, owner: Value, code: Box<[u8]>, lines: Box<[u32]>) -> u32 {
+        let e = CodeEntry { owner, code, lines };
         match self.free.pop() {
             Some(i) => {
                 self.entries[i as usize] = e;
@@ -83,7 +75,6 @@ impl CodeTable {
                 e.owner = Value::NIL;
                 e.code = Box::default();
                 e.lines = Box::default();
-                e.max_stack = 0;
                 self.free.push(i as u32);
             }
         }
@@ -99,14 +90,14 @@ mod tests {
         let mut t = CodeTable::new();
         let a = Value::object(Address(0x1000));
         let b = Value::object(Address(0x2000));
-        assert_eq!(t.add(a, vec![1, 2].into(), vec![1, 1].into(), 3), 0);
-        assert_eq!(t.add(b, vec![3].into(), vec![2].into(), 1), 1);
+        assert_eq!(t.add(a, vec![1, 2].into(), vec![1, 1].into()), 0);
+        assert_eq!(t.add(b, vec![3].into(), vec![2].into()), 1);
         t.sweep(&|addr| addr == Address(0x2000));
         assert_eq!(t.live_count(), 1);
         assert!(t.get(0).code.is_empty() && t.get(0).owner.is_nil());
         assert_eq!(&*t.get(1).code, &[3]);
         assert_eq!(t.next_index(), 0);
-        assert_eq!(t.add(b, vec![4].into(), vec![5].into(), 1), 0);
+        assert_eq!(t.add(b, vec![4].into(), vec![5].into()), 0);
         let mut seen = 0;
         t.visit_owners(&mut |_| seen += 1);
         assert_eq!(seen, 2);

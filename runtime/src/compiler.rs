@@ -193,14 +193,15 @@ impl<'s> Compiler<'s> {
 
     // ----- nesting guard -----
 
-    /// Enters one nesting level. Returns false, after reporting `Too deeply nested.` and
-    /// abandoning the compilation, if that would exceed [`MAX_NESTING`]; the caller must then
-    /// return without recursing (and without calling [`Compiler::leave`]).
-    fn enter(&mut self) -> bool {
+    /// Enters one nesting level for the construct starting at `at`. Returns false, after
+    /// reporting `Too deeply nested.` there and abandoning the compilation, if that would exceed
+    /// [`MAX_NESTING`]; the caller must then return without recursing (and without calling
+    /// [`Compiler::leave`]).
+    fn enter(&mut self, at: Token<'s>) -> bool {
         if self.nesting >= MAX_NESTING {
             if !self.abandoned {
                 // Reported even in panic mode: it is fatal and explains why nothing follows.
-                self.report(self.current, "Too deeply nested.");
+                self.report(at, "Too deeply nested.");
                 self.abandoned = true;
             }
             // Make every parse loop see the end of input so that the recursion unwinds.

@@ -78,8 +78,11 @@ impl VmCore {
             field::STRING_META,
             bytes.len() as u64 | (u64::from(hash) << 32),
         );
-        // Zero the last word so padding bytes are deterministic, then copy the contents.
-        s.set_word(n - 1, 0);
+        // Zero the last byte word so padding bytes are deterministic (an empty string has no
+        // byte words: its last word is the meta word), then copy the contents.
+        if n > field::STRING_BYTES {
+            s.set_word(n - 1, 0);
+        }
         // SAFETY: the object has room for `bytes.len()` bytes after its meta word, and `bytes`
         // is off-heap, so the ranges do not overlap.
         unsafe {
@@ -110,8 +113,9 @@ impl VmCore {
         );
         table::clear(e);
         let meta: &mut TableMeta = &mut self.roots.strings;
-        // SAFETY: the old entries are re-read from the root after the allocation; their keys
-        // are live (a collection just tombstoned any dead intern key).
+        // SAFETY: the old entries are re-read from the root after the allocation. Their keys
+        // are intact strings: a collection tombstones dead keys before it frees anything, so a
+        // key still present is live or dead-but-not-yet-collected (memory untouched).
         let n = unsafe { table::rehash(meta.entries, e) };
         meta.entries = e.value();
         meta.count = n;

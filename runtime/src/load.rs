@@ -112,23 +112,24 @@ impl VmCore {
         };
         let (f, [name]) = self.alloc_keep(words::FUNCTION, [name])?;
         let consts = self.roots.temps[p.base];
-        let code = self.roots.code.next_index();
+        let index = self.roots.code.next_index();
+        // The boxed code keeps its address when moved into the table.
+        let code: Box<[u8]> = p.proto.code.clone().into_boxed_slice();
+        let code_ptr = code.as_ptr() as usize as u64;
         f.set_word(0, header(tag::FUNCTION, words::FUNCTION));
         f.set_word(
             field::FUNCTION_META,
             u64::from(p.proto.arity)
                 | (u64::from(p.proto.upvalue_count) << 8)
-                | (u64::from(code) << 32),
+                | (u64::from(p.max_stack) << 16)
+                | (u64::from(index) << 32),
         );
         f.set(field::FUNCTION_NAME, name);
         f.set(field::FUNCTION_CONSTANTS, consts);
-        let added = self.roots.code.add(
-            f.value(),
-            p.proto.code.clone().into_boxed_slice(),
-            p.proto.lines.clone().into_boxed_slice(),
-            p.max_stack,
-        );
-        debug_assert_eq!(added, code);
+        f.set_word(field::FUNCTION_CODE, code_ptr);
+        let lines = p.proto.lines.clone().into_boxed_slice();
+        let added = self.roots.code.add(f.value(), code, lines);
+        debug_assert_eq!(added, index);
         Ok(f.value())
     }
 }

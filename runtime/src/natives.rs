@@ -7,7 +7,7 @@ use crate::value::Value;
 use crate::vm::VmCore;
 use gc::OutOfMemory;
 
-#[derive(Clone)]
+#[derive(Copy, Clone)]
 pub enum NativeKind {
     /// Monotonic wall-clock seconds since the VM started (not CPU time: a collector thread
     /// would inflate that).

@@ -8,7 +8,7 @@
 //! | type          | 1                         | 2              | 3              | 4…            |
 //! |---------------|---------------------------|----------------|----------------|---------------|
 //! | String        | len (u32) \| hash << 32   | bytes…         |                |               |
-//! | Function      | arity \| upvals<<8 \| code<<32 | name (value) | constants (value) |            |
+//! | Function      | arity \| upvals<<8 \| max_stack<<16 \| code<<32 | name (value) | constants (value) | 4: code pointer |
 //! | Native        | index into the VM's natives |              |                |               |
 //! | Closure       | function (value)          | upvalue 0 (value) …             |               |
 //! | Upvalue       | stack index, or CLOSED    | closed value   | next open upvalue (value)      |
@@ -49,6 +49,9 @@ pub mod field {
     pub const FUNCTION_META: usize = 1;
     pub const FUNCTION_NAME: usize = 2;
     pub const FUNCTION_CONSTANTS: usize = 3;
+    /// Raw address of the function's bytecode in the code table (off-heap, never moves; not a
+    /// slot). Lets a call find the code without a table lookup.
+    pub const FUNCTION_CODE: usize = 4;
     pub const NATIVE_INDEX: usize = 1;
     pub const CLOSURE_FUNCTION: usize = 1;
     pub const CLOSURE_UPVALUES: usize = 2;
@@ -68,7 +71,7 @@ pub mod field {
 
 /// Words of the fixed-size objects.
 pub mod words {
-    pub const FUNCTION: usize = 4;
+    pub const FUNCTION: usize = 5;
     pub const NATIVE: usize = 2;
     pub const UPVALUE: usize = 4;
     pub const CLASS: usize = 4;
@@ -221,6 +224,17 @@ impl Obj {
         ((self.word(field::FUNCTION_META) >> 8) & 0xff) as usize
     }
 
+    /// Most stack slots a call uses above its frame base (verified at load time).
+    #[inline(always)]
+    pub fn function_max_stack(self) -> usize {
+        ((self.word(field::FUNCTION_META) >> 16) & 0xffff) as usize
+    }
+
+    #[inline(always)]
+    pub fn function_code(self) -> *const u8 {
+        self.word(field::FUNCTION_CODE) as usize as *const u8
+    }
+
     #[inline(always)]
     pub fn function_code_index(self) -> usize {
         (self.word(field::FUNCTION_META) >> 32) as usize
@@ -359,7 +373,7 @@ mod tests {
     fn slot_reporting_is_exact() {
         let mut s = vec![header(tag::STRING, 3), 5, 0];
         assert!(slots_of(&mut s).is_empty());
-        let mut f = vec![header(tag::FUNCTION, 4), 0, 0, 0];
+        let mut f = vec![header(tag::FUNCTION, 5), 0, 0, 0, 0];
         assert_eq!(slots_of(&mut f), strong(&[2, 3]));
         let mut n = vec![header(tag::NATIVE, 2), 0];
         assert!(slots_of(&mut n).is_empty());

@@ -29,8 +29,9 @@ pub struct Frame {
     pub ip: u32,
     /// Stack index of slot 0 (the callee, then the arguments and locals).
     pub base: u32,
-    /// Index of the function's bytecode in the code table (off-heap, never moves).
-    pub code: u32,
+    /// Start of the function's bytecode (off-heap in the code table; lives as long as the
+    /// closure this frame keeps alive).
+    pub code: *const u8,
 }
 
 /// Count and entry array of a table that lives outside any object.

@@ -107,8 +107,8 @@ pub unsafe fn get(entries: Value, key: Value, hash: u32) -> Option<Value> {
     }
 }
 
-/// Sets `key` to `value` in `e`, which has room (`!needs_grow`). Returns true if the key was new
-/// and the owner's count must grow (it does not when a tombstone is reused).
+/// Sets `key` to `value` in `e`, which has room (`!needs_grow`). Returns whether the key was
+/// new, and whether the owner's count must grow (not when the key reuses a tombstone).
 #[inline(always)]
 pub fn insert(e: Obj, key: Value, hash: u32, value: Value) -> (bool, bool) {
     let i = find_pair(e, key, hash);
@@ -197,4 +197,147 @@ pub unsafe fn set_existing(entries: Value, key: Value, hash: u32, value: Value) 
     }
     e.set(key_word(i) + 1, value);
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::{entries_words, hash_bytes, header, string_words, tag};
+    use gc::Address;
+
+    /// String objects and entry arrays built in ordinary memory (never collected).
+    struct Arena {
+        objects: Vec<Box<[u64]>>,
+    }
+
+    impl Arena {
+        fn string(&mut self, s: &str) -> Value {
+            let n = string_words(s.len());
+            let mut w = vec![0u64; n].into_boxed_slice();
+            w[0] = header(tag::STRING, n);
+            w[1] = s.len() as u64 | (u64::from(hash_bytes(s.as_bytes())) << 32);
+            // SAFETY: the buffer has room for the bytes after the two header words.
+            unsafe {
+                std::ptr::copy_nonoverlapping(s.as_ptr(), w.as_mut_ptr().add(2) as *mut u8, s.len())
+            };
+            let v = Value::object(Address::from_ptr(w.as_ptr()));
+            self.objects.push(w);
+            v
+        }
+
+        fn entries(&mut self, capacity: usize) -> Obj {
+            let n = entries_words(capacity);
+            let mut w = vec![0u64; n].into_boxed_slice();
+            w[0] = header(tag::TABLE_ENTRIES, n);
+            // SAFETY: a well-formed entries object in memory this arena keeps alive.
+            let e = unsafe { Obj::from_address(Address::from_ptr(w.as_ptr())) };
+            self.objects.push(w);
+            clear(e);
+            e
+        }
+    }
+
+    fn hash(v: Value) -> u32 {
+        // SAFETY: the arena's strings outlive the tests.
+        unsafe { Obj::from_value(v) }.string_hash()
+    }
+
+    #[test]
+    fn insert_get_overwrite_and_rehash() {
+        let mut a = Arena {
+            objects: Vec::new(),
+        };
+        let keys: Vec<Value> = (0..6).map(|i| a.string(&format!("key{i}"))).collect();
+        let e = a.entries(8);
+        let mut count = 0;
+        for (i, &k) in keys.iter().enumerate() {
+            assert!(!needs_grow(count, 8));
+            let (is_new, grows) = insert(e, k, hash(k), Value::number(i as f64));
+            assert!(is_new && grows);
+            count += 1;
+        }
+        assert!(needs_grow(count, 8), "6 of 8 is the 3/4 limit");
+        let ev = e.value();
+        for (i, &k) in keys.iter().enumerate() {
+            // SAFETY: `e` lives in the arena.
+            let found = unsafe { get(ev, k, hash(k)) };
+            assert_eq!(found, Some(Value::number(i as f64)));
+        }
+        let (is_new, grows) = insert(e, keys[2], hash(keys[2]), Value::TRUE);
+        assert!(!is_new && !grows);
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(get(ev, keys[2], hash(keys[2])), Some(Value::TRUE));
+            assert!(set_existing(ev, keys[3], hash(keys[3]), Value::NIL));
+            assert_eq!(get(ev, keys[3], hash(keys[3])), Some(Value::NIL));
+        }
+        let other = a.string("absent");
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(get(ev, other, hash(other)), None);
+            assert!(!set_existing(ev, other, hash(other), Value::NIL));
+            assert_eq!(get(Value::NIL, other, hash(other)), None);
+        }
+        let bigger = a.entries(grown_capacity(8));
+        // SAFETY: every key of `ev` is a live arena string.
+        assert_eq!(unsafe { rehash(ev, bigger) }, 6);
+        for &k in &keys {
+            // SAFETY: as above.
+            assert!(unsafe { get(bigger.value(), k, hash(k)) }.is_some());
+        }
+    }
+
+    #[test]
+    fn tombstones_keep_probe_chains_and_are_reused() {
+        let mut a = Arena {
+            objects: Vec::new(),
+        };
+        let keys: Vec<Value> = (0..5).map(|i| a.string(&format!("t{i}"))).collect();
+        let e = a.entries(8);
+        for &k in &keys {
+            insert(e, k, hash(k), Value::TRUE);
+        }
+        // Tombstone the first key the way the intern table's sweep does.
+        let i = find_pair(e, keys[0], hash(keys[0]));
+        e.set(field::ENTRIES_START + 2 * i, Value::NIL);
+        e.set(field::ENTRIES_START + 2 * i + 1, Value::TRUE);
+        for &k in &keys[1..] {
+            // SAFETY: arena memory.
+            assert!(unsafe { get(e.value(), k, hash(k)) }.is_some());
+        }
+        // SAFETY: arena memory.
+        assert_eq!(unsafe { get(e.value(), keys[0], hash(keys[0])) }, None);
+        // Re-inserting lands on a tombstone or an empty pair; only the latter counts.
+        let (is_new, _) = insert(e, keys[0], hash(keys[0]), Value::FALSE);
+        assert!(is_new);
+        // A rehash drops tombstones: tombstone the key again, wherever it went.
+        let fresh = a.entries(8);
+        let i = find_pair(e, keys[0], hash(keys[0]));
+        e.set(field::ENTRIES_START + 2 * i, Value::NIL);
+        e.set(field::ENTRIES_START + 2 * i + 1, Value::TRUE);
+        // SAFETY: arena memory.
+        assert_eq!(unsafe { rehash(e.value(), fresh) }, 4);
+    }
+
+    #[test]
+    fn strings_are_found_by_content() {
+        let mut a = Arena {
+            objects: Vec::new(),
+        };
+        let e = a.entries(8);
+        let s = a.string("hello");
+        insert(e, s, hash(s), Value::NIL);
+        // SAFETY: arena memory.
+        unsafe {
+            assert_eq!(
+                find_string(e.value(), b"hello", hash_bytes(b"hello")),
+                Some(s)
+            );
+            assert_eq!(find_string(e.value(), b"hellp", hash_bytes(b"hellp")), None);
+            assert_eq!(
+                find_string(Value::NIL, b"hello", hash_bytes(b"hello")),
+                None
+            );
+        }
+    }
 }

@@ -435,3 +435,66 @@ fn many_fields_and_globals_grow_tables() {
     src.push_str("print t;\n");
     check_program(&src, "1560\n");
 }
+
+#[test]
+fn inheriting_many_methods_and_binding_super() {
+    let mut src = String::from("class A {\n");
+    for i in 0..20 {
+        src.push_str(&format!("  m{i}() {{ return \"a{i}\"; }}\n"));
+    }
+    src.push_str(
+        "}\nclass B < A {\n  m3() { var s = super.m3; return \"b\" + s(); }\n}\n\
+         var b = B();\nvar out = \"\";\n",
+    );
+    for i in 0..20 {
+        src.push_str(&format!("out = out + b.m{i}();\n"));
+    }
+    src.push_str("print out;\nvar bound = b.m19;\nprint bound;\nprint bound();\n");
+    let expected: String = (0..20)
+        .map(|i| {
+            if i == 3 {
+                "ba3".to_string()
+            } else {
+                format!("a{i}")
+            }
+        })
+        .collect();
+    check_program(&src, &format!("{expected}\n<fn m19>\na19\n"));
+}
+
+#[test]
+fn setting_globals_from_rust() {
+    for cfg in [HeapConfig::default(), stress()] {
+        let mut h = harness(cfg);
+        h.vm.set_global("n", HostValue::Number(2.5)).unwrap();
+        h.vm.set_global("s", HostValue::String("text".into()))
+            .unwrap();
+        h.vm.set_global("b", HostValue::Bool(false)).unwrap();
+        h.vm.set_global("z", HostValue::Nil).unwrap();
+        assert_eq!(
+            h.run("print n * 2; print s + \"!\"; print b; print z;"),
+            Ok(())
+        );
+        assert_eq!(h.take_out(), "5\ntext!\nfalse\nnil\n");
+        h.vm.set_global("n", HostValue::Number(1.0)).unwrap();
+        assert_eq!(h.vm.get_global("n"), Some(HostValue::Number(1.0)));
+    }
+}
+
+#[test]
+fn host_values_display_like_lox() {
+    assert_eq!(HostValue::Number(123456789.0).to_string(), "1.23457e+08");
+    assert_eq!(HostValue::Number(-0.0).to_string(), "-0");
+    assert_eq!(HostValue::Bool(true).to_string(), "true");
+    assert_eq!(HostValue::Nil.to_string(), "nil");
+    assert_eq!(HostValue::String("x y".into()).to_string(), "x y");
+}
+
+#[test]
+fn empty_strings_are_interned_once() {
+    check_program(
+        "var e = \"\"; fun f() { return \"\"; } print e == f(); print \"\" + \"\" == e; \
+         print (\"a\" + \"\") == \"a\";",
+        "true\ntrue\ntrue\n",
+    );
+}

@@ -2,7 +2,8 @@
 //! checks: every operand is in range (constants of the right kind, local slots below the stack
 //! height, upvalue indices, jump targets), the stack never underflows, execution cannot run off
 //! the end of the code, and the largest stack height of a frame is known (`max_stack`). The
-//! VM checks `frame base + max_stack` against the stack size once per call.
+//! loader stores it in the Function object, and the VM checks `frame base + max_stack` against
+//! the stack size once per call.
 //!
 //! The compiler emits structured code where each instruction has one stack height; this is a
 //! worklist data-flow pass over that; two paths reaching one offset with different heights is an
@@ -183,6 +184,9 @@ pub fn check(p: &Proto) -> Result<u32, String> {
         let nh = h + effect;
         max = max.max(nh).max(h);
         work.push((pc + len, nh));
+    }
+    if max > 0xffff {
+        return Err("function needs more than 65535 stack slots".into());
     }
     Ok(max as u32)
 }

@@ -131,13 +131,13 @@ impl VmCore {
         e.extend_from_slice(msg);
         e.push(b'\n');
         for f in self.roots.frames.iter().rev() {
-            let entry = self.roots.code.get(f.code);
-            let at = (f.ip as usize).saturating_sub(1);
-            let line = entry.lines.get(at).copied().unwrap_or(0);
-            let _ = write!(e, "[line {line}] in ");
             // SAFETY: frames' closures are roots; no safepoint while reporting.
             let func =
                 unsafe { Obj::from_value(Obj::from_value(f.closure).get(field::CLOSURE_FUNCTION)) };
+            let entry = self.roots.code.get(func.function_code_index() as u32);
+            let at = (f.ip as usize).saturating_sub(1);
+            let line = entry.lines.get(at).copied().unwrap_or(0);
+            let _ = write!(e, "[line {line}] in ");
             let name = func.get(field::FUNCTION_NAME);
             if name.is_nil() {
                 e.extend_from_slice(b"script\n");
@@ -202,16 +202,14 @@ impl VmCore {
             return Err(self.runtime_error(b"Stack overflow."));
         }
         let base = self.roots.stack.top - argc - 1;
-        let code = func.function_code_index() as u32;
-        let max = self.roots.code.get(code).max_stack as usize;
-        if base + max + STACK_SLACK > STACK_SLOTS {
+        if base + func.function_max_stack() + STACK_SLACK > STACK_SLOTS {
             return Err(self.runtime_error(b"Stack overflow."));
         }
         self.roots.frames.push(Frame {
             closure,
             ip: 0,
             base: base as u32,
-            code,
+            code: func.function_code(),
         });
         Ok(())
     }
@@ -261,7 +259,10 @@ impl VmCore {
     }
 
     fn call_native(&mut self, index: usize, argc: usize) -> Result<(), RuntimeError> {
-        let NativeEntry { arity, kind, .. } = self.natives[index].clone();
+        let (arity, kind) = {
+            let e: &NativeEntry = &self.natives[index];
+            (e.arity, e.kind)
+        };
         if let Some(a) = arity {
             if usize::from(a) != argc {
                 return Err(self.arity_error(usize::from(a), argc));
@@ -478,17 +479,59 @@ impl VmCore {
         // (d) `ip` and `code_base` point into the frame's bytecode, a boxed slice that lives as
         //     long as its function, which the frame keeps alive.
         unsafe {
-            macro_rules! load_frame {
+            // Loads the top frame's state, except `sp`.
+            macro_rules! enter_frame {
                 () => {{
                     let f = *self.roots.frames.last().unwrap_unchecked();
-                    code_base = self.roots.code.get(f.code).code.as_ptr();
+                    code_base = f.code;
                     ip = code_base.add(f.ip as usize);
                     slots = stack_base.add(f.base as usize);
-                    sp = stack_base.add(self.roots.stack.top);
                     closure = Obj::from_value(f.closure);
                     let func = Obj::from_value(closure.get(field::CLOSURE_FUNCTION));
                     consts = Obj::from_value(func.get(field::FUNCTION_CONSTANTS))
                         .word_ptr(field::ARRAY_VALUES) as *const Value;
+                }};
+            }
+            // After a safepoint that may have pushed or popped frames.
+            macro_rules! load_frame {
+                () => {{
+                    enter_frame!();
+                    sp = stack_base.add(self.roots.stack.top);
+                }};
+            }
+            // The common call: a closure with the right arity and room for its frame. Pushes
+            // the frame and switches to it without a safepoint; otherwise evaluates to false
+            // and the caller takes the general path (which reports the error).
+            macro_rules! enter_closure {
+                ($callee:expr, $argc:expr) => {{
+                    let callee: Value = $callee;
+                    let func =
+                        Obj::from_value(Obj::from_value(callee).get(field::CLOSURE_FUNCTION));
+                    let base = sp.sub($argc + 1);
+                    let base_index = base.offset_from(stack_base) as usize;
+                    if usize::from(func.function_arity()) == $argc
+                        && self.roots.frames.len() < FRAMES_MAX
+                        && base_index + func.function_max_stack() + STACK_SLACK <= STACK_SLOTS
+                    {
+                        let n = self.roots.frames.len();
+                        self.roots.frames.get_unchecked_mut(n - 1).ip =
+                            ip.offset_from(code_base) as u32;
+                        code_base = func.function_code();
+                        self.roots.frames.push(Frame {
+                            closure: callee,
+                            ip: 0,
+                            base: base_index as u32,
+                            code: code_base,
+                        });
+                        ip = code_base;
+                        slots = base;
+                        closure = Obj::from_value(callee);
+                        consts = Obj::from_value(func.get(field::FUNCTION_CONSTANTS))
+                            .word_ptr(field::ARRAY_VALUES) as *const Value;
+                        true
+                    } else {
+                        false
+                    }
                 }};
             }
             macro_rules! save {
@@ -723,6 +766,9 @@ impl VmCore {
                     op::CALL => {
                         let argc = usize::from(byte!());
                         let callee = peek!(argc);
+                        if is_obj_type(callee, tag::CLOSURE) && enter_closure!(callee, argc) {
+                            continue;
+                        }
                         save!();
                         self.call_value(callee, argc)?;
                         load_frame!();
@@ -730,6 +776,21 @@ impl VmCore {
                     op::INVOKE => {
                         let name = constant!();
                         let argc = usize::from(byte!());
+                        let receiver = peek!(argc);
+                        if is_obj_type(receiver, tag::INSTANCE) {
+                            let inst = Obj::from_value(receiver);
+                            let hash = Obj::from_value(name).string_hash();
+                            if table::get(inst.get(field::TABLE_ENTRIES), name, hash).is_none() {
+                                let class = Obj::from_value(inst.get(field::INSTANCE_CLASS));
+                                if let Some(m) =
+                                    table::get(class.get(field::TABLE_ENTRIES), name, hash)
+                                {
+                                    if enter_closure!(m, argc) {
+                                        continue;
+                                    }
+                                }
+                            }
+                        }
                         save!();
                         self.invoke(name, argc)?;
                         load_frame!();
@@ -756,14 +817,16 @@ impl VmCore {
                     op::RETURN => {
                         let result = peek!(0);
                         let f = self.roots.frames.pop().unwrap_unchecked();
-                        self.close_upvalues(f.base as usize);
+                        if self.roots.open_upvalues.is_object() {
+                            self.close_upvalues(f.base as usize);
+                        }
                         if self.roots.frames.len() == stop_depth {
                             self.roots.stack.top = f.base as usize;
                             return Ok(());
                         }
-                        *stack_base.add(f.base as usize) = result;
-                        self.roots.stack.top = f.base as usize + 1;
-                        load_frame!();
+                        sp = stack_base.add(f.base as usize);
+                        push!(result);
+                        enter_frame!();
                     }
                     op::CLASS => {
                         let name = constant!();

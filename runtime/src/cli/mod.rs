@@ -15,7 +15,7 @@ use clap::error::ErrorKind;
 use clap::Parser;
 use lox::{Vm, VmOptions};
 
-pub use args::Args;
+use args::Args;
 
 /// Stack of the interpreter thread. The VM bounds its own frames and nesting, so this is defense
 /// in depth: a deep recursion in Rust (the compiler on nested expressions, a native) hits the

@@ -113,6 +113,17 @@ fn generated_programs() -> Vec<Vec<u8>> {
         "fun r(n) { if (n < 2) return n; return r(n - 1) + r(n - 2); } print r(10);",
     ];
     let mut out: Vec<Vec<u8>> = shapes.iter().map(|s| s.as_bytes().to_vec()).collect();
+    // Jumps just over the 16-bit limit, with locals so that clox's unshared constants do not
+    // run out first.
+    let body = "a = a;".repeat(14_000);
+    out.push(format!("fun f() {{\nvar a;\nif (a) {{\n{body}\n}}\n}}").into_bytes());
+    out.push(format!("fun f() {{\nvar a;\nif (a) a; else {{\n{body}\n}}\n}}").into_bytes());
+    out.push(format!("fun f() {{\nvar a;\nwhile (a) {{\n{body}\n}}\n}}").into_bytes());
+    out.push(format!("fun f() {{\nfor (var a; a; a = a) {{\n{body}\n}}\n}}").into_bytes());
+    let sum = "a + ".repeat(30_000);
+    out.push(format!("fun f() {{\nvar a;\na and ({sum}a);\na or ({sum}a);\n}}").into_bytes());
+    let small = "a = a;".repeat(13_000);
+    out.push(format!("fun f() {{\nvar a;\nwhile (a) {{\n{small}\n}}\n}}").into_bytes());
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move || {
         seed ^= seed << 13;

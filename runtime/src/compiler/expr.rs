@@ -60,7 +60,7 @@ impl<'s> Compiler<'s> {
 
     /// Parses an expression whose operators bind at least as tightly as `prec`.
     pub(super) fn parse_precedence(&mut self, prec: Prec) {
-        if !self.enter() {
+        if !self.enter(self.current) {
             return;
         }
         self.advance();

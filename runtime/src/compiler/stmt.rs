@@ -39,7 +39,7 @@ impl<'s> Compiler<'s> {
     }
 
     fn statement(&mut self) {
-        if !self.enter() {
+        if !self.enter(self.current) {
             return;
         }
         if self.matches(K::Print) {
@@ -100,7 +100,8 @@ impl<'s> Compiler<'s> {
     /// Compiles parameters and body of a function named by the previous token, then emits the
     /// `Closure` instruction that creates it in the enclosing function.
     fn function(&mut self, kind: FnKind) {
-        if !self.enter() {
+        // Blamed on the function's name.
+        if !self.enter(self.previous) {
             return;
         }
         self.begin_function(kind);

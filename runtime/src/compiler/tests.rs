@@ -493,6 +493,26 @@ fn nesting_limit_rejects_too_deep_programs() {
         errors_of("(".repeat(1_000_000).as_bytes()),
         vec!["[line 1] Error at '(': Too deeply nested."]
     );
+    // Blame falls on the construct that would go one level too deep: a statement's first
+    // token, an expression's first token, a function's name.
+    assert_eq!(
+        errors_of("{\n".repeat(1_000_000).as_bytes()),
+        vec![format!(
+            "[line {}] Error at '{{': Too deeply nested.",
+            MAX_NESTING + 1
+        )]
+    );
+    assert_eq!(
+        errors_of(
+            "fun f() {\nfun g() {\n"
+                .repeat(MAX_NESTING as usize)
+                .as_bytes()
+        ),
+        vec![format!(
+            "[line {}] Error at 'f': Too deeply nested.",
+            MAX_NESTING + 1
+        )]
+    );
 }
 
 #[test]
