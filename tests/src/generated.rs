@@ -54,7 +54,32 @@ pub fn cases() -> Vec<Generated> {
     big_literal.extend(std::iter::repeat_n(b"0123456789abcdef", 1 << 16).flatten());
     big_literal.extend(b"\";\n");
 
+    // Moderate nesting that every implementation must accept, whatever its limit.
+    const MODERATE: usize = 200;
+    let mut moderate = b"print ".to_vec();
+    moderate.extend(std::iter::repeat_n(b'(', MODERATE));
+    moderate.push(b'1');
+    moderate.extend(std::iter::repeat_n(b')', MODERATE));
+    moderate.extend(b";\n");
+    moderate.extend(std::iter::repeat_n(b'{', MODERATE));
+    moderate.extend(b"print 2;");
+    moderate.extend(std::iter::repeat_n(b'}', MODERATE));
+    moderate.push(b'\n');
+    for _ in 0..MODERATE / 4 {
+        moderate.extend(b"fun f() { var x = 3; ");
+    }
+    moderate.extend(b"print x;");
+    for _ in 0..MODERATE / 4 {
+        moderate.extend(b" } f();");
+    }
+    moderate.push(b'\n');
+
     vec![
+        Generated {
+            name: "moderate_nesting.lox",
+            source: moderate,
+            judge: |o| expect_exact(o, 0, b"1\n2\n3\n"),
+        },
         Generated {
             name: "deep_parens.lox",
             source: deep_parens,

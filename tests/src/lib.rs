@@ -4,9 +4,11 @@
 //! (see [`expect`]). The runner runs every file with the `lox` binary in every GC mode
 //! ([`suite::MODES`]) and judges stdout, stderr and the exit status. It is driven by the `lox`
 //! crate's integration test `runtime/tests/corpus.rs`, which cargo gives the binary of the same
-//! build profile, and by the `lox-corpus` binary of this crate for any other interpreter.
+//! build profile, and by the `lox-corpus` binary of this crate for any other interpreter. The
+//! same run also checks the command line itself ([`cli`]).
 
 pub mod check;
+pub mod cli;
 pub mod diff;
 pub mod expect;
 pub mod generated;

@@ -132,9 +132,34 @@ pub fn run(opts: &Options) -> Result<bool, String> {
         totals = (totals.0 + passed, totals.1 + failed);
         all_passed &= failed == 0;
     }
-    let _ = std::fs::remove_dir_all(&scratch);
     println!("corpus total: {} passed, {} failed", totals.0, totals.1);
+    if opts.filters.is_empty() {
+        all_passed &= run_cli_checks(opts, &scratch);
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
     Ok(all_passed)
+}
+
+/// The command-line checks ([`crate::cli`]): one summary line, failures listed.
+fn run_cli_checks(opts: &Options, scratch: &Path) -> bool {
+    if let Err(e) = std::fs::create_dir_all(scratch) {
+        println!("cli: cannot create {}: {e}", scratch.display());
+        return false;
+    }
+    let checks = crate::cli::checks(&opts.lox, scratch);
+    let failed: Vec<_> = checks.iter().filter(|(_, f)| !f.is_empty()).collect();
+    for (name, fails) in &failed {
+        println!("FAIL [cli] {name}");
+        for f in fails {
+            println!("     {f}");
+        }
+    }
+    println!(
+        "cli: {} passed, {} failed",
+        checks.len() - failed.len(),
+        failed.len()
+    );
+    failed.is_empty()
 }
 
 fn collect(dir: &Path, scratch: &Path, filters: &[String]) -> Result<Vec<Case>, String> {
