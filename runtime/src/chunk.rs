@@ -128,7 +128,8 @@ pub struct Proto {
     /// `None` for the top-level script.
     pub name: Option<Box<[u8]>>,
     pub arity: u8,
-    pub upvalue_count: u8,
+    /// Up to 256 (clox's limit), so wider than a byte.
+    pub upvalue_count: u16,
     pub code: Vec<u8>,
     /// Source line of each byte of `code`.
     pub lines: Vec<u32>,

@@ -121,7 +121,7 @@ impl VmCore {
             field::FUNCTION_META,
             u64::from(p.proto.arity)
                 | (u64::from(p.proto.upvalue_count) << 8)
-                | (u64::from(p.max_stack) << 16)
+                | (u64::from(p.max_stack) << 17)
                 | (u64::from(index) << 32),
         );
         f.set(field::FUNCTION_NAME, name);

@@ -213,6 +213,8 @@ impl Obj {
     }
 
     // ---- functions ----
+    // FUNCTION_META packs: arity in bits 0..8, upvalue count (≤ 256) in 8..17, the verified
+    // maximum stack height (≤ verify::MAX_STACK) in 17..32, the code-table index in 32..64.
 
     #[inline(always)]
     pub fn function_arity(self) -> u8 {
@@ -221,13 +223,13 @@ impl Obj {
 
     #[inline(always)]
     pub fn function_upvalue_count(self) -> usize {
-        ((self.word(field::FUNCTION_META) >> 8) & 0xff) as usize
+        ((self.word(field::FUNCTION_META) >> 8) & 0x1ff) as usize
     }
 
     /// Most stack slots a call uses above its frame base (verified at load time).
     #[inline(always)]
     pub fn function_max_stack(self) -> usize {
-        ((self.word(field::FUNCTION_META) >> 16) & 0xffff) as usize
+        ((self.word(field::FUNCTION_META) >> 17) & 0x7fff) as usize
     }
 
     #[inline(always)]

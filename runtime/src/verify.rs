@@ -92,7 +92,7 @@ pub fn check(p: &Proto) -> Result<u32, String> {
                 (1, 0, 2)
             }
             Op::GetUpvalue | Op::SetUpvalue => {
-                if operand(1)? >= p.upvalue_count {
+                if u16::from(operand(1)?) >= p.upvalue_count {
                     return err(pc, "upvalue index out of range");
                 }
                 if op == Op::GetUpvalue {
@@ -158,7 +158,7 @@ pub fn check(p: &Proto) -> Result<u32, String> {
                     // capture its own slot (index == h).
                     let ok = match is_local {
                         1 => i32::from(index) <= h,
-                        0 => index < p.upvalue_count,
+                        0 => u16::from(index) < p.upvalue_count,
                         _ => false,
                     };
                     if !ok {
@@ -185,11 +185,14 @@ pub fn check(p: &Proto) -> Result<u32, String> {
         max = max.max(nh).max(h);
         work.push((pc + len, nh));
     }
-    if max > 0xffff {
-        return Err("function needs more than 65535 stack slots".into());
+    if max > MAX_STACK as i32 {
+        return Err(format!("function needs more than {MAX_STACK} stack slots"));
     }
     Ok(max as u32)
 }
+
+/// Most stack slots one frame may use: the loader packs it into 15 bits of a function's header.
+pub const MAX_STACK: u32 = 0x7fff;
 
 #[cfg(test)]
 mod tests {

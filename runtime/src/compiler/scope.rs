@@ -100,7 +100,8 @@ impl<'s> Compiler<'s> {
         let upvalue_count = match self.cur.upvalues.len().try_into() {
             Ok(n) => n,
             Err(_) => {
-                // clox allows 256 upvalues, but `Proto::upvalue_count` is narrower. Reported
+                // Unreachable while `Proto::upvalue_count` holds 256 (clox's limit, enforced
+                // when each upvalue is added); kept so a narrower field fails cleanly. Reported
                 // without entering panic mode: the function's closing brace is already consumed
                 // and resynchronising would skip the rest of the enclosing code.
                 if !self.had_error {
