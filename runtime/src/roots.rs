@@ -59,15 +59,28 @@ pub struct Stack {
 }
 
 impl Stack {
-    fn layout() -> std::alloc::Layout {
-        std::alloc::Layout::array::<Value>(STACK_SLOTS).expect("stack layout")
-    }
+    const BYTES: usize = STACK_SLOTS * std::mem::size_of::<Value>();
 
+    /// Maps the stack as fresh anonymous memory: its pages are zero and cost nothing until a
+    /// deep call touches them (an allocator's zeroed block may be memset eagerly).
     pub fn new() -> Stack {
-        // SAFETY: the layout has non-zero size.
-        let p = unsafe { std::alloc::alloc_zeroed(Stack::layout()) } as *mut Value;
-        let base =
-            NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(Self::layout()));
+        // SAFETY: a new private anonymous mapping at an address the kernel picks; it overlaps
+        // nothing of ours.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                Stack::BYTES,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            let layout = std::alloc::Layout::array::<Value>(STACK_SLOTS).expect("stack layout");
+            std::alloc::handle_alloc_error(layout);
+        }
+        let base = NonNull::new(p as *mut Value).expect("mmap returned null");
         Stack { base, top: 0 }
     }
 
@@ -81,7 +94,7 @@ impl Stack {
     pub fn get(&self, i: usize) -> Value {
         assert!(i < STACK_SLOTS);
         // SAFETY: in bounds of our allocation (checked above); every slot is initialised
-        // (zeroed at creation).
+        // (fresh anonymous pages read as zero words: the number 0).
         unsafe { *self.base.as_ptr().add(i) }
     }
 
@@ -120,8 +133,9 @@ impl Default for Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this very layout, freed once.
-        unsafe { std::alloc::dealloc(self.base.as_ptr() as *mut u8, Stack::layout()) }
+        // SAFETY: mapped in `new` with this length, unmapped once; no pointer into the stack
+        // outlives the VM that owns it.
+        unsafe { libc::munmap(self.base.as_ptr() as *mut libc::c_void, Stack::BYTES) };
     }
 }
 

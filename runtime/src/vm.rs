@@ -25,6 +25,8 @@ use std::time::Instant;
 
 /// Print output is flushed to the sink when the buffer passes this size.
 pub const FLUSH_AT: usize = 1 << 16;
+/// A runtime error's trace shows this many innermost and outermost frames, and elides the rest.
+const TRACE_END_FRAMES: usize = 32;
 /// Slots kept free above every frame's verified maximum.
 const STACK_SLACK: usize = 4;
 
@@ -130,7 +132,18 @@ impl VmCore {
         let mut e = Vec::with_capacity(msg.len() + 64);
         e.extend_from_slice(msg);
         e.push(b'\n');
-        for f in self.roots.frames.iter().rev() {
+        let depth = self.roots.frames.len();
+        for (i, f) in self.roots.frames.iter().rev().enumerate() {
+            // A runaway recursion has thousands of identical frames: show both ends only.
+            if depth > 2 * TRACE_END_FRAMES && i >= TRACE_END_FRAMES {
+                if i == TRACE_END_FRAMES {
+                    let omitted = depth - 2 * TRACE_END_FRAMES;
+                    let _ = writeln!(e, "... {omitted} more frames ...");
+                }
+                if i < depth - TRACE_END_FRAMES {
+                    continue;
+                }
+            }
             // SAFETY: frames' closures are roots; no safepoint while reporting.
             let func =
                 unsafe { Obj::from_value(Obj::from_value(f.closure).get(field::CLOSURE_FUNCTION)) };
