@@ -5,12 +5,50 @@
 pub enum GcMode {
     /// Mark, plan and compact inside one pause (design note §2.8).
     StopTheWorld,
+    /// Mark and flip in pauses, then compact while the mutator runs (design note §2.4-§2.7):
+    /// the heap is emptied into from-space and registered with userfaultfd; a GC thread
+    /// compacts pages and mutators that touch a missing page resolve the fault as `fault` says.
+    Concurrent { fault: FaultMode },
+}
+
+/// How a mutator's fault on a not-yet-compacted page is resolved (design note §2.6).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum FaultMode {
+    /// The faulting thread gets SIGBUS and compacts the page itself (the default).
+    #[default]
+    Sigbus,
+    /// A handler thread reads fault messages from the userfaultfd, resolves them and wakes
+    /// the faulting thread (kept for comparison).
+    Thread,
+}
+
+impl FaultMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultMode::Sigbus => "sigbus",
+            FaultMode::Thread => "thread",
+        }
+    }
 }
 
 impl GcMode {
+    /// Concurrent compaction with SIGBUS fault handling.
+    pub const CONCURRENT: GcMode = GcMode::Concurrent {
+        fault: FaultMode::Sigbus,
+    };
+
     pub fn name(self) -> &'static str {
         match self {
             GcMode::StopTheWorld => "stw",
+            GcMode::Concurrent { .. } => "concurrent",
+        }
+    }
+
+    /// The fault mode, for concurrent collection.
+    pub fn fault_mode(self) -> Option<FaultMode> {
+        match self {
+            GcMode::StopTheWorld => None,
+            GcMode::Concurrent { fault } => Some(fault),
         }
     }
 }
@@ -31,6 +69,10 @@ pub struct HeapConfig {
     /// One line per cycle on stderr.
     pub log: bool,
     pub mode: GcMode,
+    /// When concurrent mode falls back (design note §4.4), print one notice to stderr from
+    /// the collector itself. Off by default: the embedder decides (see
+    /// `Heap::fallback_notice`), because stray stderr breaks test corpora.
+    pub print_fallback_notice: bool,
 }
 
 impl Default for HeapConfig {
@@ -43,6 +85,7 @@ impl Default for HeapConfig {
             verify: false,
             log: false,
             mode: GcMode::StopTheWorld,
+            print_fallback_notice: false,
         }
     }
 }

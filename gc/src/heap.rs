@@ -1,15 +1,34 @@
 //! The heap as the embedder sees it: one moving space with bump allocation, and the entry point
 //! of a collection. What a cycle does lives in `collector/`; this file owns allocation and the
 //! decision of when to collect.
+//!
+//! Embedding in concurrent mode (`GcMode::Concurrent`): allocation and `collect` are used as in
+//! stop-the-world mode — a collection's pauses run inside `alloc_slow`/`collect`, and compaction
+//! continues on the GC thread after they return. Besides that the embedder
+//! - polls [`Heap::should_yield`] at calls and loop back-edges and calls [`Heap::safepoint`]
+//!   when it is set (requests from other threads, reaping a finished cycle);
+//! - brackets blocking work outside the VM with [`Heap::enter_native`] /
+//!   [`Heap::leave_native`];
+//! - never hands a heap address to a system call while [`Heap::compaction_running`] (copy to
+//!   an off-heap buffer, or call [`Heap::ensure_installed`] first: the kernel's own access to a
+//!   page not yet installed fails with EFAULT), and does not `fork` then;
+//! - calls [`Heap::finish`] before reading final statistics (it waits for compaction), and
+//!   prints [`Heap::fallback_notice`] once when concurrent mode was asked for explicitly.
 
 use crate::address::{align_up, Address, WORD};
 use crate::binding::{ObjectModel, RootSet};
+use crate::collector::concurrent::cycle::Concurrent;
+use crate::collector::concurrent::gc_thread::Compactor;
+use crate::collector::concurrent::scratch::ScratchSource;
 use crate::config::HeapConfig;
 use crate::metadata::Metadata;
 use crate::os::clock::{monotonic_ns, peak_rss_bytes};
 use crate::os::reservation::Reservation;
+use crate::safepoint::{MutatorState, Safepoints};
 use crate::stats::GcStats;
 use std::marker::PhantomData;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// Reservations are made in whole GiB, 1 GiB-aligned (design note §1): `mremap` then moves whole
 /// page-table pages.
@@ -62,18 +81,70 @@ pub struct Heap<M: ObjectModel> {
     pub(crate) stats: GcStats,
     /// Monotonic time of creation: the origin of pause start times and log lines.
     pub(crate) created_ns: u64,
+    /// Concurrent mode's machinery; `None` in stop-the-world mode and after a fallback.
+    pub(crate) conc: Option<Concurrent>,
+    /// Step mode (tests): the next cycle is driven page by page through `step_*`.
+    pub(crate) step_mode: bool,
+    pub(crate) step: Option<Box<Compactor<M>>>,
+    pub(crate) step_scratch: Option<ScratchSource>,
+    /// The mutator's safepoint flag and the requests of other threads.
+    pub(crate) safepoints: Arc<Safepoints>,
+    /// Monotonic time of the request that started the collection now running, if it was
+    /// requested by another thread (the first pause is measured from it).
+    pub(crate) pause_origin: Option<u64>,
     _model: PhantomData<M>,
 }
 
 impl<M: ObjectModel> Heap<M> {
     pub fn new(config: HeapConfig) -> Result<Self, HeapError> {
+        Self::with_features(config, None)
+    }
+
+    /// As [`Heap::new`], but a concurrent heap asks the kernel only for the userfaultfd
+    /// features in `mask` (tests: `Features::SIGBUS` alone exercises the COPY-only fallback
+    /// of a kernel without MOVE).
+    #[doc(hidden)]
+    pub fn with_features(
+        config: HeapConfig,
+        mask: Option<crate::uffd::Features>,
+    ) -> Result<Self, HeapError> {
         let len = align_up(config.max_bytes.max(1), RESERVATION_ALIGN);
         let space = Reservation::new(len, RESERVATION_ALIGN).map_err(HeapError::Reserve)?;
         let from_space = Reservation::new(len, RESERVATION_ALIGN).map_err(HeapError::Reserve)?;
         let base = space.base();
         let covered = config.max_bytes.min(space.len());
         let meta = Metadata::new(base, covered).map_err(HeapError::Metadata)?;
-        let stats = GcStats::new(config.mode.name());
+        let mut stats = GcStats::new(config.mode.name());
+        let created_ns = monotonic_ns();
+        let safepoints = Arc::new(Safepoints::new(created_ns));
+        let mut conc = None;
+        if let Some(fault) = config.mode.fault_mode() {
+            stats.fault_mode = Some(fault.name());
+            match Concurrent::new::<M>(&space, &from_space, fault, safepoints.clone(), mask) {
+                Ok(c) => {
+                    if c.copy_only {
+                        stats.fallback_reason = Some(
+                            "userfaultfd lacks UFFDIO_MOVE; installing pages with COPY".into(),
+                        );
+                    }
+                    conc = Some(c);
+                }
+                Err(reason) => {
+                    stats.collector = "stw";
+                    stats.fault_mode = None;
+                    stats.fallback_reason = Some(reason);
+                }
+            }
+            if let Some(c) = conc.as_ref() {
+                crate::collector::concurrent::cycle::fill_stats(&c.sh, &mut stats);
+            }
+            if config.print_fallback_notice {
+                if let Some(r) = &stats.fallback_reason {
+                    use std::io::Write;
+                    let _ = writeln!(std::io::stderr(), "gc: concurrent collector: {r}");
+                }
+            }
+        }
         let mut heap = Heap {
             space,
             from_space,
@@ -86,7 +157,13 @@ impl<M: ObjectModel> Heap<M> {
             meta,
             mark_stack: Vec::new(),
             stats,
-            created_ns: monotonic_ns(),
+            created_ns,
+            conc,
+            step_mode: false,
+            step: None,
+            step_scratch: None,
+            safepoints,
+            pause_origin: None,
             _model: PhantomData,
         };
         heap.next_trigger = heap.config.min_trigger_bytes.min(heap.config.max_bytes);
@@ -139,6 +216,11 @@ impl<M: ObjectModel> Heap<M> {
         roots: &mut dyn RootSet,
     ) -> Result<Address, OutOfMemory> {
         debug_assert!(bytes >= WORD && bytes.is_multiple_of(WORD));
+        // The allocation slow path is a safepoint.
+        if self.should_yield() {
+            self.safepoint(roots);
+        }
+        self.reap_if_finished();
         if let Some(n) = self.config.stress_every {
             self.stress_count += 1;
             if self.stress_count >= n {
@@ -184,6 +266,9 @@ impl<M: ObjectModel> Heap<M> {
         };
         // A small object near the limit takes a short TLAB rather than failing.
         let end = fit(want).or_else(|| fit(bytes))?;
+        // While a concurrent cycle's range is registered, fresh pages are installed here,
+        // not by fault (design note §2.6).
+        self.prepare_fresh(Address(end));
         self.top = Address(end);
         self.stats.note_heap_bytes(end - base.as_usize());
         if want == bytes || end - start.as_usize() == bytes {
@@ -224,7 +309,103 @@ impl<M: ObjectModel> Heap<M> {
     /// Runs a full collection now. `roots` must describe every live reference of the mutator;
     /// every address held outside those roots is stale afterwards.
     pub fn collect(&mut self, roots: &mut dyn RootSet) {
-        self.collect_stw(roots);
+        if self.conc.is_some() {
+            self.collect_concurrent(roots);
+        } else {
+            self.collect_stw(roots);
+        }
+    }
+
+    /// Whether the collector runs concurrently (concurrent mode asked for and available).
+    pub fn is_concurrent(&self) -> bool {
+        self.conc.is_some()
+    }
+
+    /// Whether compaction is running right now (a cycle flipped and has not finished).
+    pub fn compaction_running(&self) -> bool {
+        self.conc
+            .as_ref()
+            .is_some_and(|c| c.active && !c.finished())
+    }
+
+    /// Waits until a running concurrent compaction has finished and folds its figures into
+    /// the statistics. Not counted as an allocation stall. No effect in stop-the-world mode.
+    pub fn wait_for_compaction(&mut self) {
+        self.finish_running_cycle(false);
+    }
+
+    /// Makes sure the heap pages of `[a, a + len)` are installed, by touching one word per
+    /// page from user mode (a missing page faults and is resolved). Call it before giving a
+    /// heap address to a system call while compaction may run (design note §4.1): the kernel's
+    /// own access to a missing page would fail with EFAULT, and an installed page stays
+    /// installed until the cycle ends. Cheap when no compaction runs (nothing is touched).
+    pub fn ensure_installed(&self, a: Address, len: usize) {
+        if !self.compaction_running() || len == 0 {
+            return;
+        }
+        let lo = a.max(self.space.base()).align_down(crate::address::PAGE);
+        let hi = a.add(len).min(self.top);
+        let mut p = lo;
+        while p < hi {
+            // SAFETY: `p` is a page-aligned address inside the allocated heap: mapped (or
+            // installed on this very access) and readable; a volatile read of one byte has
+            // no other effect.
+            unsafe { std::ptr::read_volatile(p.as_ptr::<u8>()) };
+            p = p.add(crate::address::PAGE);
+        }
+    }
+
+    /// The reason concurrent mode was not (fully) available, if it was asked for and fell
+    /// back (design note §4.4): the embedder prints it once when concurrent mode was asked
+    /// for explicitly or logging is on.
+    pub fn fallback_notice(&self) -> Option<&str> {
+        self.stats.fallback_reason.as_deref()
+    }
+
+    /// Whether the mutator should call [`Heap::safepoint`] now: another thread asked for a
+    /// collection or a stop, or a concurrent cycle finished. One relaxed load: poll it at
+    /// allocation slow paths, calls and loop back-edges.
+    #[inline(always)]
+    pub fn should_yield(&self) -> bool {
+        self.safepoints.flag()
+    }
+
+    /// The safepoint: parks while another thread holds the mutator stopped, runs a requested
+    /// collection (`roots` as for [`Heap::collect`]), and reaps a finished concurrent cycle.
+    #[inline(never)]
+    pub fn safepoint(&mut self, roots: &mut dyn RootSet) {
+        if self.safepoints.reap.swap(false, Ordering::AcqRel) {
+            self.reap_if_finished();
+        }
+        let requested = self.safepoints.at_safepoint(MutatorState::Running);
+        if let Some(at) = requested.or(self.pause_origin) {
+            self.pause_origin = Some(at);
+            self.collect(roots);
+        }
+        self.sync_concurrent_stats();
+    }
+
+    /// The mutator is about to block outside the VM (reading input, a native call that does
+    /// not touch the heap): until [`Heap::leave_native`] it counts as stopped, so no pause
+    /// waits for it. It must not touch the heap meanwhile.
+    pub fn enter_native(&self) {
+        self.safepoints.enter_native();
+    }
+
+    /// Back from the native state: waits while a stop is in force. Returns true if the
+    /// mutator should now call [`Heap::safepoint`].
+    pub fn leave_native(&mut self) -> bool {
+        if let Some(at) = self.safepoints.at_safepoint(MutatorState::Native) {
+            // Keep the collection request for the safepoint the caller is told to take.
+            self.pause_origin = Some(at);
+            self.safepoints.raise();
+        }
+        self.should_yield() || self.pause_origin.is_some()
+    }
+
+    /// The handle other threads use to request a collection or stop the mutator.
+    pub fn safepoints(&self) -> Arc<Safepoints> {
+        self.safepoints.clone()
     }
 
     /// The statistics so far (peak RSS is filled in by [`Heap::stats_json`] and
@@ -238,9 +419,25 @@ impl<M: ObjectModel> Heap<M> {
         self.stats.cycles
     }
 
+    /// The statistics so far, with the concurrent counters as they are right now (a cycle
+    /// may still be running).
+    pub fn live_stats(&self) -> GcStats {
+        let mut s = self.stats.clone();
+        if let Some(c) = self.conc.as_ref() {
+            crate::collector::concurrent::cycle::fill_stats(&c.sh, &mut s);
+        }
+        s
+    }
+
+    /// The fault-injection seam of this heap's userfaultfd (tests only).
+    #[doc(hidden)]
+    pub fn uffd_injector(&self) -> Option<&crate::uffd::Injector> {
+        self.conc.as_ref().map(|c| c.sh.uffd.inject())
+    }
+
     /// The statistics as JSON (`--gc-stats`), with the current peak RSS and heap size.
     pub fn stats_json(&self) -> String {
-        let mut s = self.stats.clone();
+        let mut s = self.live_stats();
         s.peak_rss_bytes = peak_rss_bytes();
         s.peak_heap_bytes = s.peak_heap_bytes.max(self.used_bytes() as u64);
         s.to_json()
@@ -248,8 +445,18 @@ impl<M: ObjectModel> Heap<M> {
 
     /// Ends the heap's life for statistics: records the final peaks and returns the figures.
     pub fn finish(&mut self) -> &GcStats {
+        self.finish_running_cycle(false);
+        self.sync_concurrent_stats();
         self.stats.peak_rss_bytes = peak_rss_bytes();
         self.stats.note_heap_bytes(self.used_bytes());
         &self.stats
+    }
+}
+
+impl<M: ObjectModel> Drop for Heap<M> {
+    fn drop(&mut self) {
+        // A running cycle must finish before the metadata and reservations it uses go away.
+        self.finish_running_cycle(false);
+        self.conc = None;
     }
 }

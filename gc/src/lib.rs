@@ -8,20 +8,27 @@
 //!
 //! Layout: [`heap`] (allocation, when to collect), [`metadata`] (side bitmaps, chunk vector,
 //! page tables), [`collector`] (mark, plan, forward, compact_page, the stop-the-world cycle,
-//! the verifier), [`stats`] (figures and their JSON), [`os`] (reservations, mremap, clocks).
+//! the concurrent cycle in `collector::concurrent`, the verifier), [`fault`] (the SIGBUS
+//! handler, the heap registry, the handler thread), [`safepoint`] (pause requests, stop and
+//! resume, the native state), [`uffd`] (the userfaultfd layer), [`stats`] and [`histogram`]
+//! (figures and their JSON), [`os`] (reservations, mremap, clocks).
 
 pub mod address;
 pub mod binding;
 pub mod collector;
 pub mod config;
+pub mod fault;
 pub mod heap;
+pub mod histogram;
 pub mod metadata;
 pub mod os;
+pub mod safepoint;
 pub mod stats;
 pub mod uffd;
 
 pub use address::{Address, PAGE, WORD};
-pub use binding::{ObjectModel, RootSet, SlotKind};
-pub use config::{parse_size, GcMode, HeapConfig};
+pub use binding::{ObjectModel, RootSet, SlotKind, ThreadControl};
+pub use config::{parse_size, FaultMode, GcMode, HeapConfig};
 pub use heap::{Heap, HeapError, OutOfMemory};
+pub use safepoint::{MutatorState, Safepoints, StopGuard};
 pub use stats::GcStats;

@@ -61,7 +61,10 @@ pub struct GcStats {
     pub pauses_dropped: u64,
     pub pause_total_ns: u64,
     pub pause_max_ns: u64,
+    /// CPU time of the mutator inside collections (pauses and waits excluded).
     pub gc_cpu_ns: u64,
+    /// CPU time of the GC thread (concurrent mode).
+    pub gc_thread_cpu_ns: u64,
     pub bytes_moved: u64,
     pub pages_compacted_by_gc: u64,
     pub pages_compacted_by_mutator: u64,
@@ -69,6 +72,12 @@ pub struct GcStats {
     pub uffd_copy_pages: u64,
     pub uffd_zeropage_pages: u64,
     pub fresh_page_faults: u64,
+    /// Mutator faults that waited for a page another thread was compacting, and faults that
+    /// found their page already installed (diagnostics of the fault path).
+    pub fault_waits: u64,
+    pub spurious_faults: u64,
+    /// From-space pages reused as the GC thread's scratch pages (design note §2.5).
+    pub pages_recycled: u64,
     pub mutator_fault_stalls: FaultStalls,
     pub allocation_stalls: StallSummary,
     pub peak_heap_bytes: u64,
@@ -88,6 +97,7 @@ impl GcStats {
             pause_total_ns: 0,
             pause_max_ns: 0,
             gc_cpu_ns: 0,
+            gc_thread_cpu_ns: 0,
             bytes_moved: 0,
             pages_compacted_by_gc: 0,
             pages_compacted_by_mutator: 0,
@@ -95,6 +105,9 @@ impl GcStats {
             uffd_copy_pages: 0,
             uffd_zeropage_pages: 0,
             fresh_page_faults: 0,
+            pages_recycled: 0,
+            fault_waits: 0,
+            spurious_faults: 0,
             mutator_fault_stalls: FaultStalls {
                 timed_in: "faulting_thread",
                 ..FaultStalls::default()
@@ -144,7 +157,8 @@ impl GcStats {
         field_num(&mut o, "pauses_dropped", self.pauses_dropped);
         field_num(&mut o, "pause_total_ns", self.pause_total_ns);
         field_num(&mut o, "pause_max_ns", self.pause_max_ns);
-        field_num(&mut o, "gc_cpu_ns", self.gc_cpu_ns);
+        field_num(&mut o, "gc_cpu_ns", self.gc_cpu_ns + self.gc_thread_cpu_ns);
+        field_num(&mut o, "gc_thread_cpu_ns", self.gc_thread_cpu_ns);
         field_num(&mut o, "bytes_moved", self.bytes_moved);
         field_num(&mut o, "pages_compacted_by_gc", self.pages_compacted_by_gc);
         field_num(
@@ -156,6 +170,9 @@ impl GcStats {
         field_num(&mut o, "uffd_copy_pages", self.uffd_copy_pages);
         field_num(&mut o, "uffd_zeropage_pages", self.uffd_zeropage_pages);
         field_num(&mut o, "fresh_page_faults", self.fresh_page_faults);
+        field_num(&mut o, "pages_recycled", self.pages_recycled);
+        field_num(&mut o, "fault_waits", self.fault_waits);
+        field_num(&mut o, "spurious_faults", self.spurious_faults);
         let f = &self.mutator_fault_stalls;
         o.push_str("\"mutator_fault_stalls\":{");
         field_num(&mut o, "count", f.count);
@@ -163,7 +180,7 @@ impl GcStats {
         field_num(&mut o, "p90_ns", f.p90_ns);
         field_num(&mut o, "p99_ns", f.p99_ns);
         field_num(&mut o, "max_ns", f.max_ns);
-        field_str(&mut o, "timed_in", Some(f.timed_in));
+        field_str(&mut o, "measured_in", Some(f.timed_in));
         close(&mut o, '}');
         o.push(',');
         let a = &self.allocation_stalls;

@@ -4,7 +4,8 @@
 //! this page rewritten; its layout is read from its from-space copy.
 //!
 //! The routine is meant to run later inside a SIGBUS handler: it allocates nothing, takes no
-//! lock, cannot panic in release builds (only `debug_assert!`), reads only from-space and side
+//! lock, cannot panic in release builds (only `debug_assert!`, and none at all in the
+//! `CHECKS = false` instance the signal handler uses), reads only from-space and side
 //! metadata, and writes only `dest`.
 
 use super::forward::Forwarding;
@@ -47,12 +48,23 @@ impl<'a> CompactSource<'a> {
 
     /// The from-space copy of pre-compaction heap address `a`.
     #[inline(always)]
-    fn from(&self, a: Address) -> Address {
+    pub fn from(&self, a: Address) -> Address {
         Address(a.as_usize().wrapping_add(self.from_delta))
+    }
+
+    /// Pre-compaction start of the highest marked object, if any.
+    pub fn last_live_object(&self) -> Option<Address> {
+        if self.end_bit == 0 {
+            return None;
+        }
+        self.starts
+            .find_set_at_or_below(self.end_bit - 1, 0)
+            .map(|b| self.starts.address_of(b))
     }
 }
 
 /// Builds to-space page `to_page` into `dest` and returns the live bytes copied into it.
+/// `CHECKS` turns on the debug-build assertions (off for the signal handler's instance).
 ///
 /// # Safety
 /// 1. `src` describes a completed plan (marking, prefix sums, page tables) of the current cycle,
@@ -62,13 +74,29 @@ impl<'a> CompactSource<'a> {
 /// 3. Every marked object in from-space is well-formed for `M`.
 /// 4. `dest` is 8-byte aligned, valid for writes of `PAGE` bytes, and overlaps neither
 ///    from-space nor the metadata.
-pub unsafe fn compact_page<M: ObjectModel>(
+pub unsafe fn compact_page<M: ObjectModel, const CHECKS: bool>(
     src: &CompactSource<'_>,
     to_page: usize,
     dest: *mut u8,
 ) -> usize {
     let page_off = to_page * PAGE;
-    debug_assert!(page_off < src.live_bytes);
+    // Debug builds check their invariants, except in the signal handler's instance
+    // (`CHECKS = false`, design note §1: asserts stay outside the handler).
+    macro_rules! check {
+        ($($t:tt)*) => {
+            if CHECKS {
+                debug_assert!($($t)*);
+            }
+        };
+    }
+    let forward = |a: Address| {
+        if CHECKS {
+            src.fwd.new_address(a)
+        } else {
+            src.fwd.new_address_of_word(a)
+        }
+    };
+    check!(page_off < src.live_bytes);
     let words_here = (src.live_bytes - page_off).min(PAGE) / WORD;
     let out = dest.cast::<u64>();
 
@@ -92,7 +120,7 @@ pub unsafe fn compact_page<M: ObjectModel>(
         let w = bit / BITS;
         if w >= src.live.len_words() {
             // Fewer live words than planned: a broken plan. Stop rather than spin.
-            debug_assert!(false, "page {to_page}: live words end early");
+            check!(false, "page {to_page}: live words end early");
             break;
         }
         let bits = src.live.word(w) >> (bit % BITS);
@@ -124,14 +152,14 @@ pub unsafe fn compact_page<M: ObjectModel>(
     let page_hi = page_lo.add(PAGE);
     let live_end = fwd.base.add(src.live_bytes);
     let mut obj = Address(src.pages.first_obj(to_page));
-    let mut new_obj = fwd.new_address(obj);
+    let mut new_obj = forward(obj);
     loop {
         let from_obj = src.from(obj);
         // SAFETY: rules 1-3: `obj` is a marked object start, readable in from-space.
         let size = unsafe { M::size_bytes(from_obj) };
         if size < WORD {
             // A corrupt header would stall the walk; stop instead (no panic in a handler).
-            debug_assert!(false, "object {obj} has size {size}");
+            check!(false, "object {obj} has size {size}");
             break;
         }
         let lo = page_lo.as_usize().saturating_sub(new_obj.as_usize()) / WORD;
@@ -140,11 +168,11 @@ pub unsafe fn compact_page<M: ObjectModel>(
             // Slots outside the range asked for (a careless object model) are skipped, so
             // that no write can leave the page.
             if i < lo || i >= hi {
-                debug_assert!(false, "slot {i} of {obj} outside {lo}..{hi}");
+                check!(false, "slot {i} of {obj} outside {lo}..{hi}");
                 return;
             }
             let at = (new_obj.as_usize() + i * WORD - page_lo.as_usize()) / WORD;
-            debug_assert!(at < copied);
+            check!(at < copied);
             // SAFETY: `lo <= i < hi` (checked above) puts the slot inside this page, at word
             // `at < copied` of `dest` (rule 4), which now holds the copied object word.
             let slot = unsafe { out.add(at) };
@@ -157,11 +185,11 @@ pub unsafe fn compact_page<M: ObjectModel>(
             if kind == SlotKind::Weak && !fwd.is_marked(t) {
                 // The binding's sweep_weak must have cleared it; leave it rather than point it
                 // at whichever live object follows.
-                debug_assert!(false, "weak slot to dead object {t} survived sweep_weak");
+                check!(false, "weak slot to dead object {t} survived sweep_weak");
                 return;
             }
             // SAFETY: as above.
-            unsafe { slot.write(M::encode(word, fwd.new_address(t))) };
+            unsafe { slot.write(M::encode(word, forward(t))) };
         };
         if lo == 0 && hi == size / WORD {
             // Wholly inside the page (the common case): no range filtering needed.
@@ -179,11 +207,11 @@ pub unsafe fn compact_page<M: ObjectModel>(
             .starts
             .find_set_at_or_above(src.starts.bit_index(obj.add(size)), src.end_bit);
         let Some(next) = next else {
-            debug_assert!(false, "live bytes end before the planned live end");
+            check!(false, "live bytes end before the planned live end");
             break;
         };
         obj = src.starts.address_of(next);
-        debug_assert_eq!(fwd.new_address(obj), new_obj);
+        check!(forward(obj) == new_obj);
     }
     copied * WORD
 }
@@ -275,7 +303,8 @@ mod tests {
             let mut dest = vec![0xffff_ffff_ffff_ffffu64; PAGE / WORD];
             // SAFETY: the plan is complete; from-space holds the old heap; objects are
             // well-formed; `dest` is an aligned, writable page apart from everything else.
-            total += unsafe { compact_page::<TestModel>(&src, page, dest.as_mut_ptr().cast()) };
+            total +=
+                unsafe { compact_page::<TestModel, true>(&src, page, dest.as_mut_ptr().cast()) };
             for (i, (&got, &want)) in dest.iter().zip(&image[page * 512..]).enumerate() {
                 assert_eq!(got, want, "page {page} word {i}");
             }

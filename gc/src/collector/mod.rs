@@ -2,6 +2,7 @@
 //! routine, the stop-the-world cycle and the verifier. Each file holds one step.
 
 pub mod compact_page;
+pub mod concurrent;
 pub mod forward;
 pub mod mark;
 pub mod plan;

@@ -28,7 +28,7 @@ pub struct CycleTimes {
 
 /// Rewrites a root slot to its target's post-compaction address.
 #[inline]
-fn update_slot<M: ObjectModel>(fwd: &Forwarding<'_>, slot: &mut u64, weak: bool) {
+pub(crate) fn update_slot<M: ObjectModel>(fwd: &Forwarding<'_>, slot: &mut u64, weak: bool) {
     let Some(t) = M::decode(*slot) else { return };
     if !fwd.moves(t) {
         return;
@@ -43,7 +43,9 @@ fn update_slot<M: ObjectModel>(fwd: &Forwarding<'_>, slot: &mut u64, weak: bool)
 impl<M: ObjectModel> Heap<M> {
     /// One whole stop-the-world cycle. The caller (the only mutator) is stopped by definition.
     pub(crate) fn collect_stw(&mut self, roots: &mut dyn RootSet) {
-        let start = monotonic_ns();
+        let entry = monotonic_ns();
+        // A requested collection's pause starts at the request (design note §4.5).
+        let start = self.pause_origin.take().unwrap_or(entry);
         let cpu_start = thread_cpu_ns();
         self.retire_tlab();
         let base = self.base();
@@ -114,7 +116,8 @@ impl<M: ObjectModel> Heap<M> {
                 // not written (rule 2); marked objects are well-formed (rule 3, binding
                 // contract); the destination is heap page `p`, page-aligned, mapped and empty
                 // after the flip, distinct from from-space and metadata (rule 4).
-                copied += unsafe { compact_page::<M>(&src, p, base.add(p * PAGE).as_mut_ptr()) };
+                copied +=
+                    unsafe { compact_page::<M, true>(&src, p, base.add(p * PAGE).as_mut_ptr()) };
                 src.pages.publish(p, PageState::Mapped);
             }
         }
@@ -151,7 +154,7 @@ impl<M: ObjectModel> Heap<M> {
             kind: "stw",
             start_ns: start.saturating_sub(self.created_ns),
             ns: end - start,
-            ttsp_ns: 0,
+            ttsp_ns: entry - start,
         });
         if self.config.log {
             let line = log_line(

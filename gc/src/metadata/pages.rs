@@ -21,6 +21,9 @@ pub enum PageState {
     Ready = 2,
     /// Installed: readers may use it.
     Mapped = 3,
+    /// Claimed by a faulting mutator, which compacts and installs it itself (kept apart from
+    /// `Processing` for the statistics and the step-mode tests).
+    MutatorProcessing = 4,
 }
 
 impl PageState {
@@ -29,6 +32,7 @@ impl PageState {
             0 => PageState::Unprocessed,
             1 => PageState::Processing,
             2 => PageState::Ready,
+            4 => PageState::MutatorProcessing,
             _ => PageState::Mapped,
         }
     }
@@ -41,6 +45,9 @@ pub struct PageTable {
     /// Pre-compaction address of the live word that lands at the page's first byte.
     first_live: SideArray<AtomicUsize>,
     state: SideArray<AtomicU8>,
+    /// Concurrent mode: where a `Ready` page's compacted contents wait to be installed
+    /// (written before the release store of `Ready`).
+    scratch: SideArray<AtomicUsize>,
 }
 
 impl PageTable {
@@ -49,6 +56,7 @@ impl PageTable {
             first_obj: SideArray::new(pages)?,
             first_live: SideArray::new(pages)?,
             state: SideArray::new(pages)?,
+            scratch: SideArray::new(pages)?,
         })
     }
 
@@ -57,6 +65,7 @@ impl PageTable {
             first_obj: self.first_obj.as_slice(),
             first_live: self.first_live.as_slice(),
             state: self.state.as_slice(),
+            scratch: self.scratch.as_slice(),
         }
     }
 
@@ -65,6 +74,7 @@ impl PageTable {
         self.first_obj.reset_prefix(n);
         self.first_live.reset_prefix(n);
         self.state.reset_prefix(n);
+        self.scratch.reset_prefix(n);
     }
 }
 
@@ -73,6 +83,7 @@ pub struct PagesView<'a> {
     pub first_obj: &'a [AtomicUsize],
     pub first_live: &'a [AtomicUsize],
     state: &'a [AtomicU8],
+    scratch: &'a [AtomicUsize],
 }
 
 impl PagesView<'_> {
@@ -107,16 +118,50 @@ impl PagesView<'_> {
     /// Claims `page` (`Unprocessed → Processing`); true if this caller won.
     #[inline]
     pub fn claim(&self, page: usize) -> bool {
+        self.claim_as(page, PageState::Processing)
+    }
+
+    /// Claims `page` (`Unprocessed → as_state`, a processing state); true if this caller won.
+    #[inline]
+    pub fn claim_as(&self, page: usize, as_state: PageState) -> bool {
         debug_assert!(page < self.state.len());
         self.state.get(page).is_some_and(|s| {
             s.compare_exchange(
                 PageState::Unprocessed as u8,
-                PageState::Processing as u8,
+                as_state as u8,
                 Ordering::Acquire,
                 Ordering::Relaxed,
             )
             .is_ok()
         })
+    }
+
+    /// Records where `page`'s compacted contents wait (before publishing `Ready`).
+    #[inline]
+    pub fn set_scratch(&self, page: usize, at: usize) {
+        if let Some(w) = self.scratch.get(page) {
+            w.store(at, Ordering::Relaxed);
+        }
+    }
+
+    /// Where a `Ready` page's contents wait (read after an acquire load of `Ready`).
+    #[inline]
+    pub fn scratch(&self, page: usize) -> usize {
+        self.scratch
+            .get(page)
+            .map_or(0, |w| w.load(Ordering::Relaxed))
+    }
+
+    /// Number of pages the table covers.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.state.len()
+    }
+
+    /// True if the table covers no page.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.state.is_empty()
     }
 
     /// Publishes a new state of a page this caller owns (release: the page's contents first).

@@ -60,6 +60,13 @@ pub unsafe fn set_word(a: Address, i: usize, v: u64) {
 
 pub struct Mock;
 
+impl Mock {
+    /// True if `w` encodes a reference.
+    pub fn decode_ok(w: u64) -> bool {
+        w & 0xf == 0xA
+    }
+}
+
 impl ObjectModel for Mock {
     unsafe fn size_bytes(obj: Address) -> usize {
         // SAFETY: the trait's rule 1: a well-formed object header.
@@ -227,7 +234,11 @@ pub const TABLE_ENTRIES: usize = 32;
 
 impl World {
     pub fn new(config: HeapConfig, n_roots: usize, n_weak: usize) -> World {
-        let heap = Heap::<Mock>::new(config).expect("heap");
+        World::with_heap(Heap::<Mock>::new(config).expect("heap"), n_roots, n_weak)
+    }
+
+    /// A world around an already made heap.
+    pub fn with_heap(heap: Heap<Mock>, n_roots: usize, n_weak: usize) -> World {
         let mut w = World {
             heap,
             roots: Roots {

@@ -1,0 +1,483 @@
+//! The mutator's side of a concurrent cycle (design note §2.1-§2.4, §2.7): the marking pause
+//! (stop-the-world marking and planning in this issue), the flip pause (update roots, empty
+//! the heap into from-space with one `mremap`, then register the whole range, resume
+//! allocation at the live end), zero pages for fresh TLABs while the range is registered,
+//! waiting for a running cycle (an allocation stall), reaping a finished one, and the
+//! test-only step mode.
+//!
+//! Owns: the per-heap [`Concurrent`] state (userfaultfd, shared state, GC and handler
+//! threads, registry slot) and its set-up, which is where the fallback decision is made
+//! (design note §4.4).
+
+use super::gc_thread::{gc_thread_main, Compactor};
+use super::install::install_fresh_range;
+use super::scratch::ScratchSource;
+use super::shared::{Command, CompactFn, Counters, CycleParams, Shared};
+use crate::address::{Address, PAGE};
+use crate::binding::{ObjectModel, RootSet};
+use crate::collector::compact_page::{compact_page, CompactSource};
+use crate::collector::forward::Forwarding;
+use crate::collector::mark::mark;
+use crate::collector::plan::plan;
+use crate::collector::stw::update_slot;
+use crate::collector::verify;
+use crate::config::FaultMode;
+use crate::fault::handler_thread::HandlerThread;
+use crate::fault::{pool, registry, sigbus};
+use crate::heap::Heap;
+use crate::metadata::pages::PageState;
+use crate::os::clock::{monotonic_ns, thread_cpu_ns};
+use crate::os::remap::move_all_pages;
+use crate::os::reservation::Reservation;
+use crate::safepoint::Safepoints;
+use crate::stats::{GcStats, Pause};
+use crate::uffd::{Features, OpenOptions, PageRange};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// One heap's concurrent-compaction machinery.
+pub struct Concurrent {
+    pub sh: Arc<Shared>,
+    gc_thread: Option<JoinHandle<()>>,
+    handler: Option<HandlerThread>,
+    /// A cycle was started and not reaped yet.
+    pub active: bool,
+    /// Fresh pages `[to_pages * PAGE, fresh_end)` of the active cycle are installed.
+    pub fresh_end: Address,
+    pub epoch: u64,
+    /// Heap bytes in use when the active cycle started (what the metadata reset covers).
+    cycle_used: usize,
+    /// Set when MOVE is missing and pages are COPYed instead (recorded as fallback reason).
+    pub copy_only: bool,
+}
+
+/// Why concurrent mode could not be set up; the heap then runs stop-the-world.
+pub type FallbackReason = String;
+
+impl Concurrent {
+    /// Opens a userfaultfd for `fault` mode, prepares the fault path and starts the GC thread
+    /// (and the handler thread in thread mode) for the heap `space` with `from_space`.
+    pub fn new<M: ObjectModel>(
+        space: &Reservation,
+        from_space: &Reservation,
+        fault: FaultMode,
+        safepoints: Arc<Safepoints>,
+        mask: Option<Features>,
+    ) -> Result<Concurrent, FallbackReason> {
+        let mut options = match fault {
+            FaultMode::Sigbus => OpenOptions::SIGBUS_MODE,
+            FaultMode::Thread => OpenOptions::THREAD_MODE,
+        };
+        if let Some(mask) = mask {
+            options.request = options.request & mask;
+        }
+        let uffd = options
+            .open()
+            .map_err(|e| format!("{e}; running stop-the-world"))?;
+        if fault == FaultMode::Sigbus && !uffd.features().contains(Features::SIGBUS) {
+            return Err("userfaultfd lacks SIGBUS mode; running stop-the-world".into());
+        }
+        let copy_only = !uffd.has_move();
+        pool::prepare()
+            .map_err(|e| format!("no fault scratch pool ({e}); running stop-the-world"))?;
+        if fault == FaultMode::Sigbus {
+            sigbus::install().map_err(|e| {
+                format!("cannot install the SIGBUS handler ({e}); running stop-the-world")
+            })?;
+        }
+        let compact: CompactFn = compact_page::<M, false>;
+        let sh = Arc::new(Shared::new(
+            space.base(),
+            space.len(),
+            from_space.base(),
+            uffd,
+            fault,
+            compact,
+            safepoints,
+        ));
+        let slot = registry::claim(
+            space.base().as_usize(),
+            space.end().as_usize(),
+            Arc::as_ptr(&sh),
+        )
+        .ok_or_else(|| {
+            "too many concurrent heaps in this process; running stop-the-world".to_string()
+        })?;
+        let _ = sh.slot.set(slot);
+        let gc_sh = sh.clone();
+        let gc_thread = std::thread::Builder::new()
+            .name("gc-compact".into())
+            .spawn(move || gc_thread_main::<M>(gc_sh));
+        let gc_thread = match gc_thread {
+            Ok(j) => j,
+            Err(e) => {
+                registry::release(slot);
+                return Err(format!(
+                    "cannot start the GC thread ({e}); running stop-the-world"
+                ));
+            }
+        };
+        let mut c = Concurrent {
+            sh: sh.clone(),
+            gc_thread: Some(gc_thread),
+            handler: None,
+            active: false,
+            fresh_end: space.base(),
+            epoch: 0,
+            cycle_used: 0,
+            copy_only,
+        };
+        if fault == FaultMode::Thread {
+            match HandlerThread::spawn(sh) {
+                Ok(h) => c.handler = Some(h),
+                Err(e) => {
+                    return Err(format!(
+                        "cannot start the fault handler thread ({e}); running stop-the-world"
+                    ))
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// Whether the active cycle's finish protocol has completed.
+    pub fn finished(&self) -> bool {
+        self.sh.finished_epoch.load(Ordering::Acquire) >= self.epoch
+    }
+
+    fn command(&self, c: Command) {
+        self.sh.send(c);
+    }
+
+    /// Blocks until the active cycle has finished (it must be driven by the GC thread).
+    fn wait_finished(&self) {
+        let mut ctl = self.sh.control.lock().unwrap_or_else(|e| e.into_inner());
+        while self.sh.finished_epoch.load(Ordering::Acquire) < self.epoch {
+            ctl = self.sh.wakeup.wait(ctl).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+impl Drop for Concurrent {
+    fn drop(&mut self) {
+        if self.active && !self.finished() {
+            self.wait_finished();
+        }
+        self.command(Command::Exit);
+        if let Some(j) = self.gc_thread.take() {
+            let _ = j.join();
+        }
+        self.handler = None;
+        registry::release(self.sh.slot());
+    }
+}
+
+impl<M: ObjectModel> Heap<M> {
+    /// One concurrent cycle: wait for the previous one, the marking pause, the flip pause;
+    /// compaction then runs on the GC thread while the caller continues.
+    pub(crate) fn collect_concurrent(&mut self, roots: &mut dyn RootSet) {
+        self.finish_running_cycle(true);
+        let entry = monotonic_ns();
+        // A requested collection's pause starts at the request (design note §4.5).
+        let start = self.pause_origin.take().unwrap_or(entry);
+        let cpu_start = thread_cpu_ns();
+        self.retire_tlab();
+        let base = self.base();
+        let old_top = self.top;
+        let used = old_top.offset_from(base);
+        self.stats.note_heap_bytes(used);
+        let cycle = self.stats.cycles + 1;
+        let verify = self.config.verify;
+        let parsed = verify.then(|| {
+            // SAFETY: the heap [base, old_top) is parseable (TLAB retired), unchanging, and
+            // fully installed (the previous cycle is finished).
+            unsafe { verify::before_marking_or_abort::<M>(cycle, base, old_top, roots) }
+        });
+
+        // Marking pause (stop-the-world marking in this issue; no black allocation yet, so
+        // black_begin is the old top).
+        // SAFETY: the binding contract makes every reference decode to an object start; the
+        // side tables were reset when the last cycle was reaped; the mutator is stopped (it
+        // called us).
+        let marked = unsafe { mark::<M>(&self.meta, base, old_top, roots, &mut self.mark_stack) };
+        {
+            let starts = self.meta.starts.view();
+            let in_heap = |a: Address| a >= base && a < old_top;
+            roots.sweep_weak(&|a| !in_heap(a) || (a.is_aligned(8) && starts.test(a)));
+        }
+        let fingerprint = parsed.map(|starts| {
+            // SAFETY: `starts` parsed this heap, unchanged since but for weak slots.
+            unsafe { verify::fingerprint_or_abort::<M>(cycle, "before", &starts, roots) }
+        });
+        let plan = plan(&self.meta, base, old_top);
+        let t_mark = monotonic_ns();
+        self.stats.record_pause(Pause {
+            kind: "mark",
+            start_ns: start.saturating_sub(self.created_ns),
+            ns: t_mark - start,
+            ttsp_ns: entry - start,
+        });
+
+        // Flip pause: roots, mremap, register, resume at the live end. Nothing walks the heap.
+        {
+            let fwd = Forwarding::new(&self.meta, base, old_top);
+            roots.visit_roots(&mut |slot| update_slot::<M>(&fwd, slot, false));
+            roots.visit_weak_roots(&mut |slot| update_slot::<M>(&fwd, slot, true));
+        }
+        let t_roots = monotonic_ns();
+        if used > 0 {
+            // SAFETY: two distinct reservations of equal size owned by this heap; the mutator
+            // is stopped, nothing holds a Rust reference into either range, and the heap is
+            // not registered (the last cycle unregistered it), so the move is page-table fast.
+            if let Err(e) = unsafe { move_all_pages(&self.space, &self.from_space) } {
+                fatal(&format!("mremap(MREMAP_DONTUNMAP) of the heap failed: {e}"));
+            }
+        }
+        let t_remap = monotonic_ns();
+        let live_end = base.add(plan.live_bytes);
+        let conc = self.conc.as_mut().expect("concurrent heap");
+        let sh = conc.sh.clone();
+        // SAFETY: the whole heap reservation is one mapping of ours with no Rust object in
+        // it; every access from now on faults until its page is installed, which the fault
+        // path and the GC thread guarantee.
+        if let Err(e) = unsafe { sh.uffd.register_missing(PageRange::new(sh.base, sh.len)) } {
+            fatal(&format!("UFFDIO_REGISTER of the heap failed: {e}"));
+        }
+        let t_register = monotonic_ns();
+        conc.epoch += 1;
+        let src = CompactSource::new(&self.meta, &plan, base, self.from_space.base());
+        // SAFETY: the borrowed metadata lives as long as the heap, and it is neither reset nor
+        // dropped before this cycle is finished and reaped (reap and Drop wait for that): the
+        // 'static lifetime is never observed to end.
+        let src: CompactSource<'static> = unsafe { std::mem::transmute(src) };
+        let params = CycleParams {
+            src,
+            to_pages: plan.to_pages,
+            old_top,
+            live_end,
+            epoch: conc.epoch,
+        };
+        // SAFETY: no cycle runs: the last one was reaped, both counters are closed.
+        unsafe { sh.set_params(Some(params)) };
+        sh.running.store(true, Ordering::Release);
+        sh.slot().open();
+        conc.active = true;
+        conc.cycle_used = used;
+        conc.fresh_end = base.add(plan.to_pages * PAGE);
+        let step = self.step_mode;
+        if step {
+            let scratch = match self.step_scratch.take() {
+                Some(s) => s,
+                None => ScratchSource::new().unwrap_or_else(|e| fatal(&format!("{e}"))),
+            };
+            self.step = Some(Box::new(Compactor::new(sh.clone(), params, scratch)));
+        } else {
+            conc.command(Command::Compact);
+        }
+        self.set_top_after_compaction(live_end);
+        let t_flip = monotonic_ns();
+        self.stats.record_pause(Pause {
+            kind: "flip",
+            start_ns: t_mark.saturating_sub(self.created_ns),
+            ns: t_flip - t_mark,
+            ttsp_ns: 0,
+        });
+
+        // The "after" check is the mutator's first act after the flip: it races the GC thread
+        // through the fault path.
+        if let Some(before) = fingerprint {
+            // SAFETY: [base, live_end) is the compacted heap (installed on access), parseable,
+            // and nobody else mutates it.
+            unsafe { verify::after_compaction_or_abort::<M>(cycle, base, live_end, roots, before) };
+        }
+        self.next_trigger = ((plan.live_bytes as f64 * self.config.growth_factor) as usize)
+            .max(self.config.min_trigger_bytes)
+            .min(self.config.max_bytes);
+        let s = &mut self.stats;
+        s.cycles = cycle;
+        s.last_live_bytes = plan.live_bytes as u64;
+        s.bytes_moved += plan.live_bytes as u64;
+        s.gc_cpu_ns += thread_cpu_ns().saturating_sub(cpu_start);
+        if self.config.log {
+            use std::io::Write;
+            let mb = |b: usize| b as f64 / (1 << 20) as f64;
+            let _ = writeln!(
+                std::io::stderr(),
+                "gc {cycle} @{:.3}s concurrent: {:.1} MB -> {:.1} MB, {} objects, pauses mark {:.2} ms, \
+                 flip {:.3} ms (roots {:.3}, mremap {:.3}, register {:.3})",
+                start.saturating_sub(self.created_ns) as f64 / 1e9,
+                mb(used),
+                mb(plan.live_bytes),
+                marked.objects,
+                (t_mark - start) as f64 / 1e6,
+                (t_flip - t_mark) as f64 / 1e6,
+                (t_roots - t_mark) as f64 / 1e6,
+                (t_remap - t_roots) as f64 / 1e6,
+                (t_register - t_remap) as f64 / 1e6,
+            );
+        }
+    }
+
+    /// If a cycle is active: waits until it has finished (recorded as an allocation stall when
+    /// `stall` and the wait was real), then reaps it. Step mode finishes the cycle here.
+    pub(crate) fn finish_running_cycle(&mut self, stall: bool) {
+        let Some(conc) = self.conc.as_ref() else {
+            return;
+        };
+        if !conc.active {
+            return;
+        }
+        if let Some(mut c) = self.step.take() {
+            c.run_all();
+            let p = *c.params();
+            self.step_scratch = Some(c.into_scratch());
+            super::finish::finish_cycle(&conc.sh, &p);
+            conc.sh.finished_epoch.store(p.epoch, Ordering::Release);
+        }
+        if !conc.finished() {
+            let t0 = monotonic_ns();
+            conc.wait_finished();
+            if stall {
+                self.stats
+                    .allocation_stalls
+                    .record(monotonic_ns().saturating_sub(t0));
+            }
+        }
+        self.reap();
+    }
+
+    /// Reaps a finished cycle: resets the side tables and takes the figures.
+    fn reap(&mut self) {
+        let Some(conc) = self.conc.as_mut() else {
+            return;
+        };
+        debug_assert!(conc.finished());
+        // SAFETY: the cycle has finished: both counters are closed and drained and the GC
+        // thread is done with it.
+        unsafe { conc.sh.set_params(None) };
+        conc.active = false;
+        let used = conc.cycle_used;
+        self.meta.reset(used);
+        self.sync_concurrent_stats();
+    }
+
+    /// Reaps the active cycle if it has finished; never waits.
+    pub(crate) fn reap_if_finished(&mut self) {
+        if self
+            .conc
+            .as_ref()
+            .is_some_and(|c| c.active && self.step.is_none() && c.finished())
+        {
+            self.reap();
+        }
+    }
+
+    /// Installs fresh pages up to `end` (exclusive, any alignment) before the allocator hands
+    /// them out, while a cycle's range is registered.
+    pub(crate) fn prepare_fresh(&mut self, end: Address) {
+        let Some(conc) = self.conc.as_mut() else {
+            return;
+        };
+        if !conc.active {
+            return;
+        }
+        let end = end.align_up(PAGE);
+        if end > conc.fresh_end {
+            install_fresh_range(&conc.sh, conc.fresh_end, end);
+            conc.fresh_end = end;
+        }
+    }
+
+    /// Copies the cumulative concurrent counters into the statistics.
+    pub(crate) fn sync_concurrent_stats(&mut self) {
+        if let Some(conc) = self.conc.as_ref() {
+            fill_stats(&conc.sh, &mut self.stats);
+        }
+        for p in self.safepoints.take_pauses() {
+            self.stats.record_pause(p);
+        }
+    }
+}
+
+/// Writes the counters of `sh` into `s`.
+pub(crate) fn fill_stats(sh: &Shared, s: &mut GcStats) {
+    let c = &sh.counters;
+    s.pages_compacted_by_gc = Counters::get(&c.pages_by_gc);
+    s.pages_compacted_by_mutator = Counters::get(&c.pages_by_mutator);
+    s.uffd_move_pages = Counters::get(&c.move_pages);
+    s.uffd_copy_pages = Counters::get(&c.copy_pages);
+    s.uffd_zeropage_pages = Counters::get(&c.zeropage_pages);
+    s.fresh_page_faults = Counters::get(&c.fresh_page_faults);
+    s.pages_recycled = Counters::get(&c.pages_recycled);
+    s.fault_waits = Counters::get(&c.waits);
+    s.spurious_faults = Counters::get(&c.spurious_faults);
+    s.gc_thread_cpu_ns = Counters::get(&c.gc_cpu_ns);
+    let h = c.stalls.summary();
+    let f = &mut s.mutator_fault_stalls;
+    f.count = h.count;
+    f.p50_ns = h.p50;
+    f.p90_ns = h.p90;
+    f.p99_ns = h.p99;
+    f.max_ns = h.max;
+    f.timed_in = match sh.fault_mode {
+        FaultMode::Sigbus => "faulting_thread",
+        FaultMode::Thread => "handler_thread",
+    };
+}
+
+fn fatal(msg: &str) -> ! {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "gc: fatal: {msg}");
+    std::process::abort();
+}
+
+/// Step mode (tests only, design note §5): drive the compaction of the active cycle page by
+/// page from the test, so that faults can be taken on a page in each state deterministically.
+/// Enable with [`Heap::set_step_mode`] before `collect`; the GC thread then stays idle.
+impl<M: ObjectModel> Heap<M> {
+    #[doc(hidden)]
+    pub fn set_step_mode(&mut self, on: bool) {
+        self.step_mode = on;
+    }
+
+    /// To-space pages of the active step-mode cycle (0 if none).
+    #[doc(hidden)]
+    pub fn step_pages(&self) -> usize {
+        self.step.as_ref().map_or(0, |c| c.params().to_pages)
+    }
+
+    /// The state of page `page` of the active step-mode cycle.
+    #[doc(hidden)]
+    pub fn step_state(&self, page: usize) -> Option<PageState> {
+        self.step.as_ref().map(|c| c.params().src.pages.state(page))
+    }
+
+    /// Claims `page` for the GC (`Unprocessed → Processing`); false if someone has it.
+    #[doc(hidden)]
+    pub fn step_claim(&mut self, page: usize) -> bool {
+        self.step.as_ref().is_some_and(|c| c.claim(page))
+    }
+
+    /// Compacts the claimed `page` into a GC scratch page: it becomes `Ready`.
+    #[doc(hidden)]
+    pub fn step_compact(&mut self, page: usize) {
+        if let Some(c) = self.step.as_mut() {
+            c.compact_claimed(page);
+        }
+    }
+
+    /// Installs the pages compacted so far (one MOVE per run): they become `Mapped`.
+    #[doc(hidden)]
+    pub fn step_install(&mut self) {
+        if let Some(c) = self.step.as_mut() {
+            c.install();
+        }
+    }
+
+    /// Compacts the rest, installs it and runs the finish protocol.
+    #[doc(hidden)]
+    pub fn step_finish(&mut self) {
+        self.finish_running_cycle(false);
+    }
+}
