@@ -5,15 +5,16 @@
 //! access to a missing page (design note §4.1).
 //!
 //! Tests that change process-wide state (a SIGBUS handler, the user id) run as child processes:
-//! this binary re-executes itself with `GC_UFFD_TEST_ROLE` naming one `child_role_*` test, which
+//! this binary re-executes itself with `GC_TEST_ROLE` naming one `child_role_*` test, which
 //! does nothing unless that variable selects it.
+
+mod child;
 
 use gc::uffd::{
     Errno, FaultMsg, Features, FillStop, Injection, MoveFlags, MoveStop, OpenError, OpenOptions,
     PageRange, Uffd, Wake,
 };
 use gc::{Address, PAGE};
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -142,39 +143,7 @@ fn registered_pair(uffd: &Uffd, pages: usize) -> (Mapping, Mapping) {
 // ---------------------------------------------------------------------------------------------
 // Child processes.
 
-const ROLE_ENV: &str = "GC_UFFD_TEST_ROLE";
-
-/// Runs `child_role_<role>` of this test binary in a child process (as `uid` if given).
-fn run_role(role: &str, uid: Option<u32>) -> Output {
-    use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().expect("test binary path");
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        &format!("child_role_{role}"),
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(ROLE_ENV, role);
-    if let Some(id) = uid {
-        cmd.uid(id).gid(id);
-    }
-    cmd.output().expect("spawn child test process")
-}
-
-fn is_role(role: &str) -> bool {
-    std::env::var(ROLE_ENV).as_deref() == Ok(role)
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use child::{deny_userfaultfd, describe, is_role, run_role_as as run_role, ROLE_ENV};
 
 // ---------------------------------------------------------------------------------------------
 // Opening.
@@ -250,55 +219,6 @@ fn child_role_nonroot() {
     assert_eq!(r.map(|r| r.stop), Ok(MoveStop::Done));
     assert!(dst.holds(0, 1) && dst.holds(1, 2));
     println!("nonroot: open ok, move ok (euid {euid})");
-}
-
-/// Installs a seccomp filter that fails `userfaultfd(2)` with `errno` (real denial, as a
-/// container runtime does it) for the rest of this process. Child roles only.
-fn deny_userfaultfd(errno: i32) {
-    // Classic BPF opcodes (BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K) and the
-    // seccomp_data layout (nr at offset 0, arch at offset 4).
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ_K: u16 = 0x15;
-    const RET_K: u16 = 0x06;
-    const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
-    let stmt = |code, k| libc::sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jump = |k, jt, jf| libc::sock_filter {
-        code: JEQ_K,
-        jt,
-        jf,
-        k,
-    };
-    let filter = [
-        stmt(LD_W_ABS, 4),
-        jump(AUDIT_ARCH_X86_64, 1, 0),
-        stmt(RET_K, libc::SECCOMP_RET_ALLOW),
-        stmt(LD_W_ABS, 0),
-        jump(libc::SYS_userfaultfd as u32, 0, 1),
-        stmt(RET_K, libc::SECCOMP_RET_ERRNO | errno as u32),
-        stmt(RET_K, libc::SECCOMP_RET_ALLOW),
-    ];
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY: `prog` points at a valid filter that outlives the calls (the kernel copies it);
-    // this child process owns its seccomp state.
-    unsafe {
-        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-        assert_eq!(
-            libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::SECCOMP_MODE_FILTER as libc::c_ulong,
-                &prog as *const libc::sock_fprog
-            ),
-            0
-        );
-    }
 }
 
 #[test]

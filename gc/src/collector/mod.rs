@@ -6,6 +6,7 @@ pub mod concurrent;
 pub mod forward;
 pub mod mark;
 pub mod plan;
+pub(crate) mod prologue;
 pub mod stw;
 #[cfg(test)]
 pub mod test_model;

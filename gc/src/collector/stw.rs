@@ -4,16 +4,13 @@
 //! from-space and reset the side tables.
 
 use super::compact_page::{compact_page, CompactSource};
-use super::forward::Forwarding;
-use super::mark::mark;
-use super::plan::plan;
+use super::prologue::Marked;
 use super::verify;
-use crate::address::{Address, PAGE};
+use crate::address::PAGE;
 use crate::binding::{ObjectModel, RootSet};
 use crate::heap::Heap;
 use crate::metadata::pages::PageState;
 use crate::os::clock::{monotonic_ns, thread_cpu_ns};
-use crate::os::remap::move_all_pages;
 use crate::stats::Pause;
 
 /// Phase times of one cycle, for the log line.
@@ -26,20 +23,6 @@ pub struct CycleTimes {
     pub compact_ns: u64,
 }
 
-/// Rewrites a root slot to its target's post-compaction address.
-#[inline]
-pub(crate) fn update_slot<M: ObjectModel>(fwd: &Forwarding<'_>, slot: &mut u64, weak: bool) {
-    let Some(t) = M::decode(*slot) else { return };
-    if !fwd.moves(t) {
-        return;
-    }
-    if weak && !fwd.is_marked(t) {
-        debug_assert!(false, "weak root to dead object {t} survived sweep_weak");
-        return;
-    }
-    *slot = M::encode(*slot, fwd.new_address(t));
-}
-
 impl<M: ObjectModel> Heap<M> {
     /// One whole stop-the-world cycle. The caller (the only mutator) is stopped by definition.
     pub(crate) fn collect_stw(&mut self, roots: &mut dyn RootSet) {
@@ -47,59 +30,24 @@ impl<M: ObjectModel> Heap<M> {
         // A requested collection's pause starts at the request (design note §4.5).
         let start = self.pause_origin.take().unwrap_or(entry);
         let cpu_start = thread_cpu_ns();
-        self.retire_tlab();
+
+        // 1. Mark, sweep weak references, plan.
+        let Marked {
+            cycle,
+            used,
+            mark: marked,
+            plan,
+            fingerprint,
+            marked_at_ns: t_mark,
+        } = self.mark_and_plan(roots);
         let base = self.base();
-        let old_top = self.top;
-        let used = old_top.offset_from(base);
-        self.stats.note_heap_bytes(used);
-        let cycle = self.stats.cycles + 1;
-        let verify = self.config.verify;
-        let parsed = verify.then(|| {
-            // SAFETY: the heap [base, old_top) is parseable (TLAB retired) and unchanging.
-            unsafe { verify::before_marking_or_abort::<M>(cycle, base, old_top, roots) }
-        });
 
-        // 1. Mark, then let the binding forget weak references to dead objects.
-        // SAFETY: the binding contract (ObjectModel/RootSet) makes every reference decode to an
-        // object start; the side tables were reset at the end of the last cycle; the mutator is
-        // stopped (it called us).
-        let marked = unsafe { mark::<M>(&self.meta, base, old_top, roots, &mut self.mark_stack) };
-        {
-            let starts = self.meta.starts.view();
-            let in_heap = |a: Address| a >= base && a < old_top;
-            roots.sweep_weak(&|a| !in_heap(a) || (a.is_aligned(8) && starts.test(a)));
-        }
-        let t_mark = monotonic_ns();
-        // Taken after the weak sweep: the sweep may legitimately rewrite strong words (a
-        // table's tombstones); the fingerprint checks that compaction preserves the graph.
-        let fingerprint = parsed.map(|starts| {
-            // SAFETY: `starts` parsed this very heap, unchanged since (marking writes only side
-            // tables; the weak sweep rewrites slot words, not layouts).
-            unsafe { verify::fingerprint_or_abort::<M>(cycle, "before", &starts, roots) }
-        });
-
-        // 2. Plan, and update every root and weak root to its new address.
-        let plan = plan(&self.meta, base, old_top);
-        {
-            let fwd = Forwarding::new(&self.meta, base, old_top);
-            roots.visit_roots(&mut |slot| update_slot::<M>(&fwd, slot, false));
-            roots.visit_weak_roots(&mut |slot| update_slot::<M>(&fwd, slot, true));
-        }
+        // 2. Update every root and weak root to its new address.
+        self.update_roots(roots, plan.old_top);
         let t_plan = monotonic_ns();
 
         // 3. Flip: the heap range keeps its mapping and loses its pages to from-space.
-        if used > 0 {
-            // SAFETY: two distinct reservations of equal size owned by this heap; the mutator
-            // is stopped and nothing holds a Rust reference into either range.
-            if let Err(e) = unsafe { move_all_pages(&self.space, &self.from_space) } {
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "gc: fatal: mremap(MREMAP_DONTUNMAP) of the heap into from-space failed: {e}"
-                );
-                std::process::abort();
-            }
-        }
+        self.move_heap_to_from_space(used);
 
         // 4. Compact every to-space page in place, in address order. The destination pages
         //    are populated in one call first: faulting them in one by one costs more than the
@@ -133,9 +81,7 @@ impl<M: ObjectModel> Heap<M> {
             // SAFETY: [base, top) is the compacted heap, parseable and unchanging.
             unsafe { verify::after_compaction_or_abort::<M>(cycle, base, self.top, roots, before) };
         }
-        self.next_trigger = ((plan.live_bytes as f64 * self.config.growth_factor) as usize)
-            .max(self.config.min_trigger_bytes)
-            .min(self.config.max_bytes);
+        self.set_next_trigger(plan.live_bytes);
 
         let end = monotonic_ns();
         let times = CycleTimes {

@@ -9,18 +9,26 @@ pub const ROLE_ENV: &str = "GC_TEST_ROLE";
 
 /// Runs `child_role_<role>` of this test binary in a child process.
 pub fn run_role(role: &str) -> Output {
+    run_role_as(role, None)
+}
+
+/// As [`run_role`], as user and group `uid` if given (to test unprivileged behaviour).
+pub fn run_role_as(role: &str, uid: Option<u32>) -> Output {
+    use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().expect("test binary path");
-    Command::new(exe)
-        .args([
-            &format!("child_role_{role}"),
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ROLE_ENV, role)
-        .output()
-        .expect("spawn child test process")
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        &format!("child_role_{role}"),
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(ROLE_ENV, role);
+    if let Some(id) = uid {
+        cmd.uid(id).gid(id);
+    }
+    cmd.output().expect("spawn child test process")
 }
 
 pub fn is_role(role: &str) -> bool {

@@ -16,10 +16,7 @@ use super::shared::{Command, CompactFn, Counters, CycleParams, Shared};
 use crate::address::{Address, PAGE};
 use crate::binding::{ObjectModel, RootSet};
 use crate::collector::compact_page::{compact_page, CompactSource};
-use crate::collector::forward::Forwarding;
-use crate::collector::mark::mark;
-use crate::collector::plan::plan;
-use crate::collector::stw::update_slot;
+use crate::collector::prologue::Marked;
 use crate::collector::verify;
 use crate::config::FaultMode;
 use crate::fault::handler_thread::HandlerThread;
@@ -27,7 +24,6 @@ use crate::fault::{pool, registry, sigbus};
 use crate::heap::Heap;
 use crate::metadata::pages::PageState;
 use crate::os::clock::{monotonic_ns, thread_cpu_ns};
-use crate::os::remap::move_all_pages;
 use crate::os::reservation::Reservation;
 use crate::safepoint::Safepoints;
 use crate::stats::{GcStats, Pause};
@@ -182,35 +178,19 @@ impl<M: ObjectModel> Heap<M> {
         // A requested collection's pause starts at the request (design note §4.5).
         let start = self.pause_origin.take().unwrap_or(entry);
         let cpu_start = thread_cpu_ns();
-        self.retire_tlab();
-        let base = self.base();
-        let old_top = self.top;
-        let used = old_top.offset_from(base);
-        self.stats.note_heap_bytes(used);
-        let cycle = self.stats.cycles + 1;
-        let verify = self.config.verify;
-        let parsed = verify.then(|| {
-            // SAFETY: the heap [base, old_top) is parseable (TLAB retired), unchanging, and
-            // fully installed (the previous cycle is finished).
-            unsafe { verify::before_marking_or_abort::<M>(cycle, base, old_top, roots) }
-        });
 
         // Marking pause (stop-the-world marking in this issue; no black allocation yet, so
         // black_begin is the old top).
-        // SAFETY: the binding contract makes every reference decode to an object start; the
-        // side tables were reset when the last cycle was reaped; the mutator is stopped (it
-        // called us).
-        let marked = unsafe { mark::<M>(&self.meta, base, old_top, roots, &mut self.mark_stack) };
-        {
-            let starts = self.meta.starts.view();
-            let in_heap = |a: Address| a >= base && a < old_top;
-            roots.sweep_weak(&|a| !in_heap(a) || (a.is_aligned(8) && starts.test(a)));
-        }
-        let fingerprint = parsed.map(|starts| {
-            // SAFETY: `starts` parsed this heap, unchanged since but for weak slots.
-            unsafe { verify::fingerprint_or_abort::<M>(cycle, "before", &starts, roots) }
-        });
-        let plan = plan(&self.meta, base, old_top);
+        let Marked {
+            cycle,
+            used,
+            mark: marked,
+            plan,
+            fingerprint,
+            ..
+        } = self.mark_and_plan(roots);
+        let base = self.base();
+        let old_top = plan.old_top;
         let t_mark = monotonic_ns();
         self.stats.record_pause(Pause {
             kind: "mark",
@@ -220,20 +200,9 @@ impl<M: ObjectModel> Heap<M> {
         });
 
         // Flip pause: roots, mremap, register, resume at the live end. Nothing walks the heap.
-        {
-            let fwd = Forwarding::new(&self.meta, base, old_top);
-            roots.visit_roots(&mut |slot| update_slot::<M>(&fwd, slot, false));
-            roots.visit_weak_roots(&mut |slot| update_slot::<M>(&fwd, slot, true));
-        }
+        self.update_roots(roots, old_top);
         let t_roots = monotonic_ns();
-        if used > 0 {
-            // SAFETY: two distinct reservations of equal size owned by this heap; the mutator
-            // is stopped, nothing holds a Rust reference into either range, and the heap is
-            // not registered (the last cycle unregistered it), so the move is page-table fast.
-            if let Err(e) = unsafe { move_all_pages(&self.space, &self.from_space) } {
-                fatal(&format!("mremap(MREMAP_DONTUNMAP) of the heap failed: {e}"));
-            }
-        }
+        self.move_heap_to_from_space(used);
         let t_remap = monotonic_ns();
         let live_end = base.add(plan.live_bytes);
         let conc = self.conc.as_mut().expect("concurrent heap");
@@ -291,9 +260,7 @@ impl<M: ObjectModel> Heap<M> {
             // and nobody else mutates it.
             unsafe { verify::after_compaction_or_abort::<M>(cycle, base, live_end, roots, before) };
         }
-        self.next_trigger = ((plan.live_bytes as f64 * self.config.growth_factor) as usize)
-            .max(self.config.min_trigger_bytes)
-            .min(self.config.max_bytes);
+        self.set_next_trigger(plan.live_bytes);
         let s = &mut self.stats;
         s.cycles = cycle;
         s.last_live_bytes = plan.live_bytes as u64;
