@@ -1,11 +1,15 @@
 //! Benchmark harness. `bench throughput` times the benchmark programs under our `lox` and,
-//! optionally, the reference clox or a second `lox` build.
+//! optionally, the reference clox or a second `lox` build; `bench pauses` measures every GC
+//! pause, stall and hiccup under each collector mode and writes a report with plots.
 //!
 //! ```text
 //! cargo run --release -p bench -- throughput [--clox PATH] [--lox PATH]... [--dir DIR] [--runs N]
+//! cargo run --release -p bench -- pauses [--quick] [--clox PATH] [--jvm] [--out DIR]
 //! ```
 
+mod json;
 mod output;
+mod pauses;
 mod run;
 mod stats;
 mod throughput;
@@ -46,6 +50,31 @@ enum Cmd {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
         batch_runs: u64,
         /// Only programs whose name contains this.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Every GC pause and stall of each workload under each collector mode: report.md,
+    /// results.json and SVG plots.
+    Pauses {
+        /// Smaller set: GCBench at 16 and 64 MB live, the graph at 64 MB.
+        #[arg(long)]
+        quick: bool,
+        /// The reference C VM, measured from outside (wall time, CPU, RSS).
+        #[arg(long, value_name = "PATH")]
+        clox: Option<PathBuf>,
+        /// Also run bench/java/GCBench.java under each JVM collector (needs java and javac).
+        #[arg(long)]
+        jvm: bool,
+        /// Output folder [default: target/bench].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Our interpreter [default: target/release/lox, built if missing].
+        #[arg(long, value_name = "PATH")]
+        lox: Option<PathBuf>,
+        /// Folder of the shared benchmark programs [default: ../shared/lox/benchmark].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Only workloads whose name contains this.
         #[arg(long)]
         filter: Option<String>,
     },
@@ -174,6 +203,30 @@ fn main() -> ExitCode {
             batch_runs,
             filter,
         } => throughput(clox, lox, lox_flags, dir, runs, batch_runs, filter),
+        Cmd::Pauses {
+            quick,
+            clox,
+            jvm,
+            out,
+            lox,
+            dir,
+            filter,
+        } => (|| {
+            let lox = match lox {
+                Some(p) => existing(p, "lox")?,
+                None => default_lox()?,
+            };
+            let root = workspace_root();
+            pauses::execute(&pauses::Options {
+                quick,
+                lox,
+                clox,
+                jvm,
+                out: out.unwrap_or_else(|| root.join("target/bench")),
+                shared_dir: dir.unwrap_or_else(|| root.join("../shared/lox/benchmark")),
+                filter,
+            })
+        })(),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
