@@ -189,9 +189,53 @@ impl Vm {
         self.core.err_sink = w;
     }
 
-    /// The collector's statistics as JSON.
+    /// The collector's statistics as JSON. A concurrent compaction may still be running: call
+    /// [`Vm::finish_gc`] first for final figures.
     pub fn gc_stats_json(&self) -> String {
         self.core.heap.stats_json()
+    }
+
+    /// Waits for a running concurrent compaction to finish and records the final figures
+    /// (peak heap and RSS). Call before reading statistics at exit.
+    pub fn finish_gc(&mut self) {
+        self.core.heap.finish();
+    }
+
+    /// Why the concurrent collector is not (fully) in use although it was asked for, if so:
+    /// userfaultfd denied or missing a feature (the heap then collects stop-the-world or
+    /// installs pages by COPY). The embedder decides whether to show it.
+    pub fn gc_fallback_notice(&self) -> Option<&str> {
+        self.core.heap.fallback_notice()
+    }
+
+    /// Whether the collector compacts concurrently with the program.
+    pub fn gc_is_concurrent(&self) -> bool {
+        self.core.heap.is_concurrent()
+    }
+
+    /// The handle another thread uses to ask this VM's program for a collection or to stop it
+    /// for a while (`gc::ThreadControl`). The program notices at its next loop back-edge,
+    /// call or allocation; a program inside a native function or blocked on output counts as
+    /// stopped already.
+    pub fn gc_control(&self) -> std::sync::Arc<gc::Safepoints> {
+        self.core.heap.safepoints()
+    }
+
+    /// Completed collections so far.
+    pub fn gc_cycles(&self) -> u64 {
+        self.core.heap.cycles()
+    }
+
+    /// Runs `f`, which must not use this VM, in the collector's native state: the program
+    /// counts as stopped meanwhile, so a pause never waits for `f` (reading a line from a
+    /// terminal, say). A collection requested meanwhile runs before this returns.
+    pub fn outside_vm<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        self.core.heap.enter_native();
+        let r = f();
+        if self.core.heap.leave_native() {
+            self.core.heap.safepoint(&mut self.core.roots);
+        }
+        r
     }
 
     /// Runs a full collection now.

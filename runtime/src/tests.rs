@@ -7,7 +7,7 @@
 use crate::api::{HostValue, InterpretError, Vm, VmOptions};
 use crate::object::Obj;
 use crate::table;
-use gc::HeapConfig;
+use gc::{FaultMode, GcMode, HeapConfig, MutatorState};
 use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
@@ -55,6 +55,30 @@ fn stress() -> HeapConfig {
     }
 }
 
+/// A collection at every allocation with compaction running concurrently, in `fault` mode: the
+/// program's next instructions race the GC thread through the fault path.
+fn concurrent_stress(fault: FaultMode) -> HeapConfig {
+    HeapConfig {
+        mode: GcMode::Concurrent { fault },
+        ..stress()
+    }
+}
+
+/// Every heap configuration the programs below run in.
+fn configs() -> [HeapConfig; 4] {
+    [
+        HeapConfig::default(),
+        stress(),
+        concurrent_stress(FaultMode::Sigbus),
+        concurrent_stress(FaultMode::Thread),
+    ]
+}
+
+/// A short label of a configuration for assertion messages.
+fn label(cfg: &HeapConfig) -> String {
+    format!("{:?}, stress {:?}", cfg.mode, cfg.stress_every)
+}
+
 impl Harness {
     fn run(&mut self, src: &str) -> Result<(), InterpretError> {
         let r = self.vm.interpret(src.as_bytes());
@@ -70,13 +94,13 @@ impl Harness {
 
 /// Runs `src` normally and under stress; both must print `expected`.
 fn check_program(src: &str, expected: &str) {
-    for cfg in [HeapConfig::default(), stress()] {
-        let stressed = cfg.stress_every.is_some();
+    for cfg in configs() {
+        let what = label(&cfg);
         let mut h = harness(cfg);
         let r = h.run(src);
-        assert_eq!(h.err.text(), "", "stderr (stress: {stressed})");
+        assert_eq!(h.err.text(), "", "stderr ({what})");
         assert_eq!(r, Ok(()));
-        assert_eq!(h.take_out(), expected, "stress: {stressed}");
+        assert_eq!(h.take_out(), expected, "{what}");
     }
 }
 
@@ -185,7 +209,7 @@ fn arithmetic_and_printing() {
 }
 
 fn expect_runtime_error(src: &str, expected_err: &str) {
-    for cfg in [HeapConfig::default(), stress()] {
+    for cfg in configs() {
         let mut h = harness(cfg);
         assert_eq!(h.run(src), Err(InterpretError::Runtime));
         assert_eq!(h.err.text(), expected_err);
@@ -285,7 +309,7 @@ fn compile_errors_are_reported() {
 
 #[test]
 fn globals_persist_across_interpret_calls() {
-    for cfg in [HeapConfig::default(), stress()] {
+    for cfg in configs() {
         let mut h = harness(cfg);
         assert_eq!(
             h.run("var x = 40; fun add(a) { return x + a; } class K { m() { return \"k\"; } }"),
@@ -304,7 +328,7 @@ fn globals_persist_across_interpret_calls() {
 
 #[test]
 fn natives_from_rust() {
-    for cfg in [HeapConfig::default(), stress()] {
+    for cfg in configs() {
         let mut h = harness(cfg);
         h.vm.define_native("twice", Some(1), |args| match args {
             [HostValue::Number(n)] => Ok(HostValue::Number(2.0 * n)),
@@ -467,7 +491,7 @@ fn inheriting_many_methods_and_binding_super() {
 
 #[test]
 fn setting_globals_from_rust() {
-    for cfg in [HeapConfig::default(), stress()] {
+    for cfg in configs() {
         let mut h = harness(cfg);
         h.vm.set_global("n", HostValue::Number(2.5)).unwrap();
         h.vm.set_global("s", HostValue::String("text".into()))
@@ -500,4 +524,208 @@ fn empty_strings_are_interned_once() {
          print (\"a\" + \"\") == \"a\";",
         "true\ntrue\ntrue\n",
     );
+}
+
+/// Host-side flags for the safepoint tests (one set per test: they run in parallel).
+mod flags {
+    use std::sync::atomic::AtomicBool;
+    pub static LOOP_STARTED: AtomicBool = AtomicBool::new(false);
+    pub static LOOP_FINISHED: AtomicBool = AtomicBool::new(false);
+    pub static CALLS_STARTED: AtomicBool = AtomicBool::new(false);
+    pub static CALLS_FINISHED: AtomicBool = AtomicBool::new(false);
+    pub static NATIVE_ENTERED: AtomicBool = AtomicBool::new(false);
+}
+
+/// Runs `src` in a concurrent VM, with the natives `define` adds, while `host` runs on another
+/// thread with the VM's control handle.
+fn run_with_host<T: Send + 'static>(
+    src: &str,
+    define: impl FnOnce(&mut Vm),
+    host: impl FnOnce(std::sync::Arc<gc::Safepoints>) -> T + Send + 'static,
+) -> (Harness, T) {
+    let mut h = harness(HeapConfig {
+        mode: GcMode::CONCURRENT,
+        // No collection from growth: only the host's request may start one.
+        min_trigger_bytes: 256 << 20,
+        ..HeapConfig::default()
+    });
+    define(&mut h.vm);
+    let control = h.vm.gc_control();
+    let t = std::thread::spawn(move || host(control));
+    let r = h.run(src);
+    let out = t.join().expect("host thread");
+    assert_eq!(r, Ok(()), "stderr: {}", h.err.text());
+    (h, out)
+}
+
+type Native = fn(&[HostValue]) -> Result<HostValue, String>;
+
+/// Defines `started()` and `finished()`, natives that set the test's flags.
+fn define_markers(vm: &mut Vm, started: Native, finished: Native) {
+    vm.define_native("started", Some(0), started).unwrap();
+    vm.define_native("finished", Some(0), finished).unwrap();
+}
+
+/// How the host caught the program in one stop: its state, and whether it had already called
+/// `finished()`. `None`: the stop timed out.
+type Caught = Option<(MutatorState, bool)>;
+
+/// Waits for `started`, then stops the program five times, a few milliseconds apart.
+fn stop_five_times(
+    control: &gc::Safepoints,
+    started: &std::sync::atomic::AtomicBool,
+    finished: &std::sync::atomic::AtomicBool,
+) -> Vec<Caught> {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !started.load(Ordering::Acquire) {
+        assert!(Instant::now() < deadline, "the program never started");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(5));
+    (0..5)
+        .map(|_| {
+            let guard = control.stop("test", Duration::from_secs(10));
+            let caught = guard.map(|_| (control.state(), finished.load(Ordering::Acquire)));
+            std::thread::sleep(Duration::from_millis(3));
+            caught
+        })
+        .collect()
+}
+
+// The busy parts of the programs below (hundreds of milliseconds) allocate nothing and call no
+// native, so only the loop or call polls can stop them there: every stop must find the program
+// parked before it finished. Without those polls the first stop would wait for the call of
+// `finished()` and the later ones would time out.
+
+#[test]
+fn a_loop_that_never_allocates_reaches_a_safepoint() {
+    use flags::{LOOP_FINISHED, LOOP_STARTED};
+    use std::sync::atomic::Ordering;
+    let src = "var n = 0;\nstarted();\n\
+               for (var i = 0; i < 30000000; i = i + 1) n = n + 1;\n\
+               finished();\nprint n == 30000000;";
+    let (mut h, caught) = run_with_host(
+        src,
+        |vm| {
+            define_markers(
+                vm,
+                |_| {
+                    LOOP_STARTED.store(true, Ordering::Release);
+                    Ok(HostValue::Nil)
+                },
+                |_| {
+                    LOOP_FINISHED.store(true, Ordering::Release);
+                    Ok(HostValue::Nil)
+                },
+            )
+        },
+        |control| {
+            let caught = stop_five_times(&control, &LOOP_STARTED, &LOOP_FINISHED);
+            // A collection: the program runs it at its next safepoint.
+            control.request_collection();
+            caught
+        },
+    );
+    assert!(
+        caught
+            .iter()
+            .all(|c| *c == Some((MutatorState::Parked, false))),
+        "not every stop found the program parked in its loop: {caught:?}"
+    );
+    assert_eq!(h.take_out(), "true\n");
+    h.vm.finish_gc();
+    assert!(h.vm.gc_cycles() >= 1, "the requested collection never ran");
+}
+
+#[test]
+fn recursion_without_loops_reaches_a_safepoint() {
+    use flags::{CALLS_FINISHED, CALLS_STARTED};
+    use std::sync::atomic::Ordering;
+    // No back-edge inside `fib`: only the call polls can stop it.
+    let src = "fun fib(n) { if (n < 2) return n; return fib(n - 1) + fib(n - 2); }\n\
+               started();\nvar r = fib(32);\nfinished();\nprint r == 2178309;";
+    let (h, caught) = run_with_host(
+        src,
+        |vm| {
+            define_markers(
+                vm,
+                |_| {
+                    CALLS_STARTED.store(true, Ordering::Release);
+                    Ok(HostValue::Nil)
+                },
+                |_| {
+                    CALLS_FINISHED.store(true, Ordering::Release);
+                    Ok(HostValue::Nil)
+                },
+            )
+        },
+        |control| stop_five_times(&control, &CALLS_STARTED, &CALLS_FINISHED),
+    );
+    assert!(
+        caught
+            .iter()
+            .all(|c| *c == Some((MutatorState::Parked, false))),
+        "not every stop found the program parked in its calls: {caught:?}"
+    );
+    assert_eq!(h.take_out(), "true\n");
+}
+
+#[test]
+fn a_blocked_native_counts_as_stopped() {
+    use flags::NATIVE_ENTERED;
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+    const NATIVE_SLEEP: Duration = Duration::from_millis(600);
+    let (mut h, caught) = run_with_host(
+        "print slow(\"a\") + \"!\";",
+        |vm| {
+            vm.define_native("slow", Some(1), |args| {
+                NATIVE_ENTERED.store(true, Ordering::Release);
+                std::thread::sleep(NATIVE_SLEEP);
+                Ok(HostValue::String(format!("slow {}", args[0])))
+            })
+            .unwrap();
+        },
+        |control| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while !NATIVE_ENTERED.load(Ordering::Acquire) {
+                assert!(std::time::Instant::now() < deadline, "never entered");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let guard = control.stop("test", Duration::from_secs(20));
+            let caught = guard.as_ref().map(|g| (g.ttsp_ns(), control.state()));
+            // Ask for a collection while the native still runs: it happens when the native
+            // returns, before its result is interned.
+            control.request_collection();
+            drop(guard);
+            caught
+        },
+    );
+    let (ttsp, state) = caught.expect("the stop request timed out");
+    assert_eq!(state, MutatorState::Native);
+    assert!(
+        ttsp < NATIVE_SLEEP.as_nanos() as u64 / 2,
+        "the stop waited for the native: {ttsp} ns"
+    );
+    assert_eq!(h.take_out(), "slow a!\n");
+    h.vm.finish_gc();
+    assert!(h.vm.gc_cycles() >= 1, "the requested collection never ran");
+}
+
+#[test]
+fn statistics_after_finishing_are_final() {
+    let mut h = harness(concurrent_stress(FaultMode::Sigbus));
+    assert_eq!(
+        h.run("class C {} var l = nil; for (var i = 0; i < 300; i = i + 1) l = C();"),
+        Ok(())
+    );
+    h.vm.finish_gc();
+    let json = h.vm.gc_stats_json();
+    assert!(json.contains("\"collector\":\"concurrent\""), "{json}");
+    assert!(json.contains("\"fallback_reason\":null"), "{json}");
+    assert!(h.vm.gc_is_concurrent());
+    assert_eq!(h.vm.gc_fallback_notice(), None);
+    assert!(h.vm.gc_cycles() > 100, "{}", h.vm.gc_cycles());
 }

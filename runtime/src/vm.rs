@@ -6,7 +6,14 @@
 //! `save!` writes `sp` and the instruction offset back to the VM; after it, `reload!` (same
 //! frame) or `load_frame!` (after a call or return) re-reads the heap pointers from the
 //! frame's closure, which the collector updated. Operands never stay in locals across a
-//! safepoint; they are re-read from the stack.
+//! safepoint; they are re-read from the stack. Loop back-edges and calls also poll the
+//! collector's flag (`poll!`), so that a program that stops allocating still reaches a
+//! safepoint promptly; native functions and blocking output run in the native state.
+//!
+//! While a concurrent compaction runs, reading the heap may fault and be resolved on this
+//! thread (design note §2.6); that is transparent here. What is not: a system call given a
+//! heap address fails, so everything that leaves the process (print output, error messages,
+//! host values) is first copied into an off-heap buffer.
 //!
 //! Bounds checks are absent from the loop because the loader verified the bytecode (verify.rs):
 //! operands are in range, and a frame never grows past its `max_stack`, which `call_closure`
@@ -114,14 +121,30 @@ impl VmCore {
         }
     }
 
-    /// Writes buffered `print` output to the sink.
+    /// Writes buffered `print` output to the sink. The buffer is off-heap, so the write may
+    /// happen while compaction runs (design note §4.1). The write may block on a full pipe: it
+    /// runs in the native state so that a pause does not wait for the reader. Callable in the
+    /// middle of an instruction: a collection requested meanwhile stays pending (the flag
+    /// stays raised) until the next safepoint poll.
     pub(crate) fn flush_out(&mut self) {
+        self.heap.enter_native();
         if !self.out.is_empty() {
             // Output errors (a closed pipe) are not Lox errors; like clox, carry on.
             let _ = self.sink.write_all(&self.out);
             self.out.clear();
         }
         let _ = self.sink.flush();
+        // A `true` here (safepoint wanted) is honoured by the next poll: see above.
+        let _ = self.heap.leave_native();
+    }
+
+    /// The safepoint the dispatch loop takes when `should_yield` is set: another thread asked
+    /// for a stop or a collection, or a concurrent cycle finished and is to be reaped. The
+    /// caller saved its state first and reloads every heap pointer afterwards.
+    #[cold]
+    #[inline(never)]
+    fn yield_to_collector(&mut self) {
+        self.heap.safepoint(&mut self.roots);
     }
 
     /// Reports a runtime error: the message, then one line per active frame, innermost first;
@@ -289,7 +312,15 @@ impl VmCore {
                     // SAFETY: stack values are live and current.
                     .map(|i| unsafe { crate::api::HostValue::from_value(self.roots.stack.get(i)) })
                     .collect();
-                match f(&args) {
+                // The host function runs outside the VM (it sees only copies): a pause does
+                // not wait for it. A collection requested meanwhile runs right after, before
+                // its result is interned.
+                self.heap.enter_native();
+                let r = f(&args);
+                if self.heap.leave_native() {
+                    self.heap.safepoint(&mut self.roots);
+                }
+                match r {
                     Ok(h) => match self.host_to_value(h) {
                         Ok(v) => v,
                         Err(OutOfMemory) => return Err(self.out_of_memory()),
@@ -565,6 +596,17 @@ impl VmCore {
                         .word_ptr(field::ARRAY_VALUES) as *const Value;
                 }};
             }
+            // A safepoint poll (loop back-edges and calls): one relaxed load when nothing is
+            // asked of the mutator.
+            macro_rules! poll {
+                () => {{
+                    if self.heap.should_yield() {
+                        save!();
+                        self.yield_to_collector();
+                        reload!();
+                    }
+                }};
+            }
             macro_rules! byte {
                 () => {{
                     let b = *ip;
@@ -775,8 +817,10 @@ impl VmCore {
                     op::LOOP => {
                         let off = short!();
                         ip = ip.sub(off);
+                        poll!();
                     }
                     op::CALL => {
+                        poll!();
                         let argc = usize::from(byte!());
                         let callee = peek!(argc);
                         if is_obj_type(callee, tag::CLOSURE) && enter_closure!(callee, argc) {
@@ -787,6 +831,7 @@ impl VmCore {
                         load_frame!();
                     }
                     op::INVOKE => {
+                        poll!();
                         let name = constant!();
                         let argc = usize::from(byte!());
                         let receiver = peek!(argc);
@@ -809,6 +854,7 @@ impl VmCore {
                         load_frame!();
                     }
                     op::SUPER_INVOKE => {
+                        poll!();
                         let name = constant!();
                         let argc = usize::from(byte!());
                         sp = sp.sub(1);

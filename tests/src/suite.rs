@@ -18,6 +18,15 @@ use crate::process::{self, Outcome};
 pub const MODES: &[&[&str]] = &[
     &["--gc", "stw"],
     &["--gc", "stw", "--gc-stress", "--gc-verify"],
+    &["--gc", "concurrent", "--gc-stress", "--gc-verify"],
+    &[
+        "--gc",
+        "concurrent",
+        "--gc-fault",
+        "thread",
+        "--gc-stress",
+        "--gc-verify",
+    ],
 ];
 
 /// Default time limit of one run; `LOX_TEST_TIMEOUT` (seconds) overrides it.

@@ -85,11 +85,18 @@ fn session(args: &Args) -> i32 {
             return exit::OS_ERROR;
         }
     };
+    if args.announce_fallback() {
+        if let Some(reason) = vm.gc_fallback_notice() {
+            eprintln!("lox: concurrent collector: {reason}");
+        }
+    }
     let status = match &source {
         Some(bytes) => script::run(&mut vm, bytes),
         None => repl::run(&mut vm),
     };
     vm.flush_output();
+    // Final figures: waits for a compaction that may still run.
+    vm.finish_gc();
     match &args.gc_stats {
         Some(path) => write_stats(&vm, path, status),
         None => status,

@@ -40,7 +40,8 @@ fn interactive(vm: &mut Vm, mut editor: DefaultEditor) -> i32 {
         let _ = editor.load_history(path);
     }
     loop {
-        match editor.readline(PROMPT) {
+        // Waiting for a keystroke is outside the VM: no pause waits for it.
+        match vm.outside_vm(|| editor.readline(PROMPT)) {
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
@@ -71,7 +72,7 @@ fn plain(vm: &mut Vm) -> i32 {
     let mut line = Vec::new();
     loop {
         line.clear();
-        match input.read_until(b'\n', &mut line) {
+        match vm.outside_vm(|| input.read_until(b'\n', &mut line)) {
             Ok(0) => break,
             Ok(_) => {
                 while matches!(line.last(), Some(b'\n' | b'\r')) {
