@@ -20,8 +20,8 @@ pub struct Measured {
     pub hiccups: Vec<u64>,
     /// Where the collector's GC CPU time and stalls are not known (JVM): `false`.
     pub has_gc_cpu: bool,
-    /// Allocation stalls as `(start_ns, ns)` where the collector reports each one (the JVMs'
-    /// logs do; `lox --gc-stats` has only their count and total so far).
+    /// Allocation stalls as `(start_ns, ns)` where the collector reports each one (`lox
+    /// --gc-stats` lists them, up to a cap; ZGC's logs do).
     pub stalls: Vec<(u64, u64)>,
 }
 
@@ -124,11 +124,12 @@ impl Measured {
         self.timeline().map(|t| t.mmu(window_ns))
     }
 
-    /// The time the (single) mutator could not run: pauses and allocation stalls. `None` when
-    /// there were stalls whose times are not known.
+    /// The time the (single) mutator could not run: pauses and allocation stalls (while it
+    /// waits for memory it runs no more than in a pause). `None` when some stalls' times are
+    /// not known (not listed, or past the collector's cap): the MMU would be too kind.
     pub fn blocked_timeline(&self) -> Option<Timeline> {
         let s = self.stats.as_ref()?;
-        if s.alloc_stalls.count > 0 && self.stalls.is_empty() {
+        if (self.stalls.len() as u64) < s.alloc_stalls.count {
             return None;
         }
         Some(Timeline::new(
@@ -143,6 +144,39 @@ impl Measured {
     /// MMU counting allocation stalls as time lost too.
     pub fn mmu_with_stalls(&self, window_ns: u64) -> Option<f64> {
         self.blocked_timeline().map(|t| t.mmu(window_ns))
+    }
+
+    /// Allocation stalls whose durations are known.
+    pub fn alloc_stalls(&self) -> Durations {
+        Durations::from_values(self.stalls.iter().map(|s| s.1))
+    }
+
+    /// Mutator fault stalls rebuilt from the collector's bucketed histogram (each bucket's
+    /// count at its upper bound, capped at the exact max). Empty when there are none or the
+    /// collector exported no buckets.
+    pub fn fault_stalls(&self) -> Durations {
+        self.stats.as_ref().map_or_else(Durations::new, |s| {
+            Durations::from_buckets(&s.fault_stalls.buckets, s.fault_stalls.max_ns)
+        })
+    }
+
+    /// [`Measured::fault_stalls`] summarised, with the collector's exact max and total: the HDR
+    /// histogram rounds its values up (0.1%), which must not put a percentile above the max.
+    pub fn fault_stall_summary(&self) -> Summary {
+        let mut s = self.fault_stalls().summary();
+        if let (Some(st), true) = (&self.stats, s.count > 0) {
+            let max = st.fault_stalls.max_ns;
+            let cap = |v: Option<u64>| v.map(|v| v.min(max));
+            s.p50_ns = cap(s.p50_ns);
+            s.p99_ns = cap(s.p99_ns);
+            s.p999_ns = cap(s.p999_ns);
+            s.max_ns = Some(max);
+            // The collector's exact total, where it gives one (the rebuilt one is a bound).
+            if st.fault_stalls.total_ns > 0 {
+                s.total_ns = st.fault_stalls.total_ns;
+            }
+        }
+        s
     }
 
     pub fn hiccup_summary(&self) -> Summary {
@@ -161,6 +195,7 @@ mod tests {
             start_ns,
             ns,
             ttsp_ns,
+            cycle: 0,
         };
         Measured {
             wall_ns: 1_000_000_000,
@@ -216,6 +251,54 @@ mod tests {
         m.stalls = vec![(108_000_000, 5_000_000)];
         assert_eq!(m.mmu_with_stalls(13_000_000), Some(0.0));
         assert!(m.mmu(13_000_000).unwrap() > 0.3);
+        assert_eq!(m.alloc_stalls().summary().count, 1);
+        // A stall the collector counted but did not list (past its cap): MMU unknown again.
+        if let Some(s) = &mut m.stats {
+            s.alloc_stalls.count = 2;
+            s.alloc_stalls.dropped = 1;
+        }
+        assert_eq!(m.mmu_with_stalls(13_000_000), None);
+    }
+
+    #[test]
+    fn a_stall_inside_a_long_window_lowers_its_utilization() {
+        // Pauses alone leave the worst 100 ms window with 92 ms; a 30 ms stall at 620 ms
+        // (next to the 6 ms mark pause at 600 ms) makes a window with 36 ms lost.
+        let mut m = sample();
+        m.stalls = vec![(620_000_000, 30_000_000)];
+        if let Some(s) = &mut m.stats {
+            s.alloc_stalls.count = 1;
+        }
+        let plain = m.mmu(100_000_000).unwrap();
+        let with = m.mmu_with_stalls(100_000_000).unwrap();
+        assert!((plain - 0.92).abs() < 1e-9, "{plain}");
+        assert!((with - 0.64).abs() < 1e-9, "{with}");
+    }
+
+    #[test]
+    fn fault_stalls_come_from_the_buckets() {
+        let mut m = sample();
+        assert_eq!(m.fault_stalls().count(), 0);
+        if let Some(s) = &mut m.stats {
+            s.fault_stalls.count = 1000;
+            s.fault_stalls.max_ns = 90_000;
+            s.fault_stalls.buckets = vec![(2_047, 990), (12_287, 9), (98_303, 1)];
+        }
+        let f = m.fault_stalls().summary();
+        assert_eq!(f.count, 1000);
+        assert!(f.p50_ns.unwrap().abs_diff(2_047) <= 2);
+        assert!(f.p999_ns.unwrap().abs_diff(12_287) <= 12);
+        assert!(f.max_ns.unwrap().abs_diff(90_000) <= 90);
+        // Reported, no percentile exceeds the exact max.
+        let r = m.fault_stall_summary();
+        assert_eq!(r.max_ns, Some(90_000));
+        assert_eq!(r.p999_ns, f.p999_ns);
+        if let Some(s) = &mut m.stats {
+            s.fault_stalls.max_ns = 12_000;
+            s.fault_stalls.buckets = vec![(2_047, 990), (12_287, 10)];
+        }
+        let r = m.fault_stall_summary();
+        assert_eq!((r.p999_ns, r.max_ns), (Some(12_000), Some(12_000)));
     }
 
     #[test]

@@ -36,6 +36,28 @@ impl Durations {
         self.total_ns += u128::from(ns);
     }
 
+    /// Records `count` occurrences of `ns`.
+    pub fn record_n(&mut self, ns: u64, count: u64) {
+        if count == 0 {
+            return;
+        }
+        // Within the bounds given at construction, so recording cannot fail.
+        let _ = self.h.record_n(ns.min(MAX_NS), count);
+        self.total_ns += u128::from(ns) * u128::from(count);
+    }
+
+    /// A distribution rebuilt from a bucketed histogram: each bucket's count recorded at the
+    /// bucket's upper bound, capped at the exact maximum `max_ns` (a bucket's bound may lie
+    /// above every value in it). Percentiles are then upper bounds, as wide as the buckets;
+    /// the total is an upper bound too.
+    pub fn from_buckets(buckets: &[(u64, u64)], max_ns: u64) -> Self {
+        let mut d = Self::new();
+        for &(upper, count) in buckets {
+            d.record_n(upper.min(max_ns), count);
+        }
+        d
+    }
+
     pub fn from_values(values: impl IntoIterator<Item = u64>) -> Self {
         let mut d = Self::new();
         for v in values {
@@ -123,6 +145,27 @@ mod tests {
         near(s.p999_ns, 999_000);
         near(s.max_ns, 1_000_000);
         assert_eq!(s.total_ns, 500_500_000);
+    }
+
+    #[test]
+    fn rebuilt_from_buckets() {
+        // 90 values in a bucket up to 1_023 ns, 9 up to 10_239, 1 up to 1_048_575 (max 700_000).
+        let d = Durations::from_buckets(&[(1_023, 90), (10_239, 9), (1_048_575, 1)], 700_000);
+        let s = d.summary();
+        assert_eq!(s.count, 100);
+        let near = |got: Option<u64>, want: u64| {
+            let g = got.unwrap();
+            assert!(g.abs_diff(want) <= want / 1000, "{g} vs {want}");
+        };
+        near(s.p50_ns, 1_023);
+        near(s.p99_ns, 10_239);
+        // The top bucket is recorded at the exact max, not its bound.
+        near(s.max_ns, 700_000);
+        assert_eq!(s.total_ns, 90 * 1_023 + 9 * 10_239 + 700_000);
+        let mut e = Durations::new();
+        e.record_n(5, 0);
+        assert_eq!(e.count(), 0);
+        assert_eq!(Durations::from_buckets(&[], 0).count(), 0);
     }
 
     #[test]

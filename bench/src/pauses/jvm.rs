@@ -137,6 +137,8 @@ pub fn run(c: &Collector, classpath: &Path, live: u64, stem: &Path, limit: Durat
         count: gc.allocation_stalls.len() as u64,
         total_ns: gc.allocation_stalls.iter().map(|s| s.1).sum(),
         max_ns: gc.allocation_stalls.iter().map(|s| s.1).max().unwrap_or(0),
+        list: gc.allocation_stalls.clone(),
+        dropped: 0,
     };
     let stats = GcStats {
         collector: c.label.into(),

@@ -317,11 +317,10 @@ fn run_lox(
         user_ns: o.user_ns,
         sys_ns: o.sys_ns,
         max_rss_bytes: o.max_rss_bytes,
-        stats: Some(stats),
         hiccups,
         has_gc_cpu: true,
-        // `lox --gc-stats` gives allocation stalls as totals only (no start times yet).
-        stalls: Vec::new(),
+        stalls: stats.alloc_stalls.list.clone(),
+        stats: Some(stats),
     }))
 }
 

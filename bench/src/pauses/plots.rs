@@ -1,5 +1,6 @@
-//! SVG plots of a run (plotters, SVG backend only): pause percentiles per mode, max pause
-//! against live heap size, a timeline of every pause, and MMU curves. Each plot is written
+//! SVG plots of a run (plotters, SVG backend only): pause and fault-stall percentiles per mode,
+//! max pause against live heap size, a per-cycle timeline (every pause, and each cycle's
+//! compaction span), and MMU curves with and without allocation stalls. Each plot is written
 //! only when it has data; a plot that fails to draw is skipped with a warning, never fatal.
 
 use std::path::Path;
@@ -8,11 +9,16 @@ use plotters::prelude::*;
 
 use super::cells::Measured;
 use super::hist::Durations;
-use super::mmu::WINDOWS_NS;
+use super::mmu::{Timeline, WINDOWS_NS};
 use super::workloads::{Family, MB};
 use super::Results;
 
 const SIZE: (u32, u32) = (960, 600);
+/// The timeline is taller: pauses above, cycle spans below.
+const TIMELINE_SIZE: (u32, u32) = (960, 780);
+
+/// Points of a line, in plot coordinates.
+type Curve = Vec<(f64, f64)>;
 
 /// Whether a plot was drawn (`false`: no data for it).
 type Plotted = Result<bool, Box<dyn std::error::Error>>;
@@ -106,6 +112,49 @@ fn percentiles(r: &Results, workload: &str, path: &Path) -> Plotted {
             series.push((m.to_string(), tail_curve(&x.pauses(None))));
         }
     }
+    tail_plot(
+        path,
+        &format!("Pause time by percentile — {workload}"),
+        "percentile (log scale of the tail); the last mark of a line is its max",
+        "pause (ms, log scale)",
+        series,
+    )
+}
+
+/// Mutator fault stalls by percentile, one line per mode that had any.
+fn fault_stall_percentiles(r: &Results, workload: &str, path: &Path) -> Plotted {
+    let series = runs(r, workload)
+        .into_iter()
+        .map(|(m, x)| {
+            let timed = x
+                .stats
+                .as_ref()
+                .map_or("", |s| s.fault_stalls.measured_in.as_str());
+            let label = if timed.is_empty() {
+                m.to_string()
+            } else {
+                format!("{m} (timed in {})", timed.replace('_', " "))
+            };
+            (label, tail_curve(&x.fault_stalls()))
+        })
+        .collect();
+    tail_plot(
+        path,
+        &format!("Mutator fault stalls by percentile — {workload}"),
+        "percentile (log scale of the tail); bucket upper bounds, the last mark is the exact max",
+        "fault stall (ms, log scale)",
+        series,
+    )
+}
+
+/// A percentile plot on the tail axis, one line per series; `Ok(false)` when all are empty.
+fn tail_plot(
+    path: &Path,
+    caption: &str,
+    x_desc: &str,
+    y_desc: &str,
+    mut series: Vec<(String, Vec<(f64, f64)>)>,
+) -> Plotted {
     series.retain(|(_, p)| !p.is_empty());
     if series.is_empty() {
         return Ok(false);
@@ -123,10 +172,7 @@ fn percentiles(r: &Results, workload: &str, path: &Path) -> Plotted {
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("Pause time by percentile — {workload}"),
-            ("sans-serif", 22),
-        )
+        .caption(caption, ("sans-serif", 22))
         .margin(15)
         .margin_right(40)
         .x_label_area_size(45)
@@ -134,8 +180,8 @@ fn percentiles(r: &Results, workload: &str, path: &Path) -> Plotted {
         .build_cartesian_2d(0f64..xmax, (ymin..ymax).log_scale())?;
     chart
         .configure_mesh()
-        .x_desc("percentile (log scale of the tail); the last mark of a line is its max")
-        .y_desc("pause (ms, log scale)")
+        .x_desc(x_desc)
+        .y_desc(y_desc)
         .x_labels(xmax as usize + 1)
         .x_label_formatter(&|x| tail_label(*x))
         .draw()?;
@@ -261,10 +307,24 @@ fn max_vs_live(r: &Results, path: &Path) -> Plotted {
     Ok(true)
 }
 
+/// One mode's row of the cycle panel: its pauses and its cycles' compaction spans, in s.
+struct Row {
+    label: String,
+    mode: usize,
+    pauses: Vec<(f64, f64)>,
+    compaction: Vec<(f64, f64)>,
+}
+
+/// `[s, e)` widened to at least `min` so that a span shorter than a pixel still shows.
+fn visible(s: f64, e: f64, min: f64) -> (f64, f64) {
+    (s, e.max(s + min))
+}
+
 fn timeline(r: &Results, workload: &str, path: &Path) -> Plotted {
     // Our collector's modes only (the JVMs' runs have other lengths and a dozen safepoint
     // kinds): one colour per mode, one marker shape per pause kind.
     let mut series: Vec<Marks> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let ours = runs(r, workload)
         .into_iter()
         .filter(|(m, _)| r.modes.iter().any(|s| s.label == *m && s.engine == "lox"));
@@ -284,12 +344,32 @@ fn timeline(r: &Results, workload: &str, path: &Path) -> Plotted {
                 pts,
             });
         }
+        let s = |ns: u64| ns as f64 / 1e9;
+        rows.push(Row {
+            label: m.to_string(),
+            mode: mi,
+            pauses: st
+                .pauses
+                .iter()
+                .map(|p| (s(p.start_ns), s(p.start_ns + p.ns)))
+                .collect(),
+            compaction: st
+                .cycles_detail
+                .iter()
+                .filter_map(|c| c.compaction_span())
+                .map(|(a, b)| (s(a), s(b)))
+                .collect(),
+        });
     }
     if series.iter().all(|s| s.pts.is_empty()) {
         return Ok(false);
     }
     let all = series.iter().flat_map(|s| s.pts.iter());
-    let xmax = all.clone().map(|p| p.0).fold(0.1, f64::max) * 1.05;
+    let span_end = rows
+        .iter()
+        .flat_map(|r| r.compaction.iter().map(|c| c.1))
+        .fold(0.0, f64::max);
+    let xmax = all.clone().map(|p| p.0).fold(0.1, f64::max).max(span_end) * 1.05;
     // Log scale: a 0.1 ms flip and a 100 ms mark must both be readable. Headroom for the legend.
     let ymin = all
         .clone()
@@ -298,21 +378,24 @@ fn timeline(r: &Results, workload: &str, path: &Path) -> Plotted {
         .max(1e-4)
         / 2.0;
     let ymax = all.map(|p| p.1).fold(0.001, f64::max) * 30.0;
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    let root = SVGBackend::new(path, TIMELINE_SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
+    let split = TIMELINE_SIZE.1 as i32 * 64 / 100;
+    let (top, bottom) = root.split_vertically(split);
+    // Both panels share the x axis: the same label area widths keep them aligned.
+    let label_w: i32 = 130;
+    let mut chart = ChartBuilder::on(&top)
         .caption(
-            format!("Every pause of our collector over time — {workload}"),
+            format!("Every pause and cycle of our collector over time — {workload}"),
             ("sans-serif", 22),
         )
         .margin(15)
         .margin_right(40)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
+        .x_label_area_size(30)
+        .y_label_area_size(label_w)
         .build_cartesian_2d(0f64..xmax, (ymin..ymax).log_scale())?;
     chart
         .configure_mesh()
-        .x_desc("time since the process started (s)")
         .y_desc("pause (ms, log scale)")
         .draw()?;
     for Marks {
@@ -354,22 +437,67 @@ fn timeline(r: &Results, workload: &str, path: &Path) -> Plotted {
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;
+
+    // Below: one row per mode, its pauses (solid, upper band) and each cycle's compaction from
+    // the end of its flip to the end of compaction (light, lower band; in stop-the-world mode
+    // that lies inside the pause).
+    let n = rows.len().max(1) as f64;
+    let mut lanes = ChartBuilder::on(&bottom)
+        .margin(15)
+        .margin_top(5)
+        .margin_right(40)
+        .x_label_area_size(45)
+        .y_label_area_size(label_w)
+        .build_cartesian_2d(0f64..xmax, 0f64..n)?;
+    lanes
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
+        .y_labels(0)
+        .x_desc("time since the process started (s); per mode: pauses (solid) above, compaction from flip end to compaction end (light) below")
+        .draw()?;
+    let px = xmax / f64::from(TIMELINE_SIZE.0);
+    for (i, row) in rows.iter().enumerate() {
+        let c = color(row.mode);
+        // Row 0 at the top.
+        let y0 = n - 1.0 - i as f64;
+        lanes.draw_series(row.compaction.iter().map(|&(a, b)| {
+            let (a, b) = visible(a, b, px);
+            Rectangle::new([(a, y0 + 0.15), (b, y0 + 0.45)], c.mix(0.35).filled())
+        }))?;
+        lanes.draw_series(row.pauses.iter().map(|&(a, b)| {
+            let (a, b) = visible(a, b, px);
+            Rectangle::new([(a, y0 + 0.55), (b, y0 + 0.85)], c.filled())
+        }))?;
+        // Backend coordinates are the whole image's: draw the name on the root area.
+        let (x, y) = lanes.backend_coord(&(0.0, y0 + 0.5));
+        root.draw(&Text::new(
+            row.label.clone(),
+            (x - label_w + 5, y - 7),
+            ("sans-serif", 13).into_font().color(&c),
+        ))?;
+    }
     root.present()?;
     Ok(true)
 }
 
 fn mmu(r: &Results, workload: &str, path: &Path) -> Plotted {
-    let series: Vec<(&str, Vec<(f64, f64)>)> = runs(r, workload)
+    let curve = |t: Timeline| -> Vec<(f64, f64)> {
+        t.curve()
+            .into_iter()
+            .map(|(w, u)| (w as f64 / 1e6, u))
+            .collect()
+    };
+    // Per run: pauses only, and (dashed) pauses plus allocation stalls when there were any.
+    let series: Vec<(&str, Curve, Option<Curve>)> = runs(r, workload)
         .into_iter()
         .filter_map(|(m, x)| {
-            let t = x.timeline()?;
-            Some((
-                m,
-                t.curve()
-                    .into_iter()
-                    .map(|(w, u)| (w as f64 / 1e6, u))
-                    .collect(),
-            ))
+            let plain = curve(x.timeline()?);
+            let stalled = x
+                .blocked_timeline()
+                .filter(|_| !x.stalls.is_empty())
+                .map(curve);
+            Some((m, plain, stalled))
         })
         .collect();
     if series.is_empty() {
@@ -393,19 +521,32 @@ fn mmu(r: &Results, workload: &str, path: &Path) -> Plotted {
         .build_cartesian_2d((wmin..wmax).log_scale(), 0f64..1.0)?;
     chart
         .configure_mesh()
-        .x_desc("window (ms)")
+        .x_desc("window (ms); dashed: allocation stalls counted as lost time too")
         .y_desc("MMU")
         .draw()?;
-    for (i, (m, pts)) in series.iter().enumerate() {
+    for (i, (m, pts, stalled)) in series.iter().enumerate() {
         let c = color(i);
         chart
             .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
             .label(*m)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        if let Some(st) = stalled {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    st.iter().copied(),
+                    6,
+                    4,
+                    c.stroke_width(2),
+                ))?
+                .label(format!("{m} with allocation stalls"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 8, y)], c.stroke_width(2))
+                });
+        }
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(SeriesLabelPosition::LowerRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;
@@ -430,6 +571,11 @@ pub fn write_all(r: &Results, out: &Path) -> Vec<String> {
     attempt("max-pause-vs-live.svg".into(), &|p| max_vs_live(r, p));
     for w in &generated {
         attempt(format!("percentiles-{w}.svg"), &|p| percentiles(r, w, p));
+    }
+    for w in &generated {
+        attempt(format!("fault-stalls-{w}.svg"), &|p| {
+            fault_stall_percentiles(r, w, p)
+        });
     }
     for w in &generated {
         attempt(format!("mmu-{w}.svg"), &|p| mmu(r, w, p));

@@ -125,10 +125,12 @@ fn stall_table(r: &Results) -> Table {
             "fault stalls",
             "p50",
             "p99",
+            "p99.9",
             "max",
             "timed in",
             "alloc stalls",
             "alloc total",
+            "alloc p99",
             "alloc max",
         ],
         2,
@@ -136,18 +138,25 @@ fn stall_table(r: &Results) -> Table {
     for (w, m, x) in done(r) {
         let Some(st) = &x.stats else { continue };
         let f = &st.fault_stalls;
-        let (fp50, fp99, fmax) = if f.count > 0 {
-            (Some(f.p50_ns), Some(f.p99_ns), Some(f.max_ns))
+        let hist = x.fault_stall_summary();
+        // From the exported buckets when there are any; else the collector's own percentiles
+        // (an older lox: no p99.9). The max is always the collector's exact one.
+        let (fp50, fp99, fp999, fmax) = if f.count == 0 {
+            (None, None, None, None)
+        } else if hist.count > 0 {
+            (hist.p50_ns, hist.p99_ns, hist.p999_ns, Some(f.max_ns))
         } else {
-            (None, None, None)
+            (Some(f.p50_ns), Some(f.p99_ns), None, Some(f.max_ns))
         };
         let a = &st.alloc_stalls;
+        let listed = x.alloc_stalls().summary();
         t.row(vec![
             w.into(),
             m.into(),
             f.count.to_string(),
             fmt_ms(fp50),
             fmt_ms(fp99),
+            fmt_ms(fp999),
             fmt_ms(fmax),
             if f.count > 0 {
                 f.measured_in.replace('_', " ")
@@ -156,7 +165,56 @@ fn stall_table(r: &Results) -> Table {
             },
             a.count.to_string(),
             fmt_ms(Some(a.total_ns)),
+            fmt_ms(listed.p99_ns),
             fmt_ms((a.count > 0).then_some(a.max_ns)),
+        ]);
+    }
+    t
+}
+
+/// Per-cycle figures: how long compaction ran after the flip and who compacted the pages.
+fn cycle_table(r: &Results) -> Table {
+    let mut t = Table::new(
+        &[
+            "workload",
+            "mode",
+            "cycles listed",
+            "compaction p50",
+            "compaction max",
+            "pages by GC",
+            "pages by mutator",
+            "by mutator",
+        ],
+        2,
+    );
+    for (w, m, x) in done(r) {
+        let Some(st) = &x.stats else { continue };
+        if st.cycles_detail.is_empty() {
+            continue;
+        }
+        let spans = Durations::from_values(
+            st.cycles_detail
+                .iter()
+                .filter_map(|c| c.compaction_span())
+                .map(|(a, b)| b - a),
+        )
+        .summary();
+        let gc: u64 = st.cycles_detail.iter().map(|c| c.pages_by_gc).sum();
+        let mutator: u64 = st.cycles_detail.iter().map(|c| c.pages_by_mutator).sum();
+        let listed = st.cycles_detail.len() as u64;
+        t.row(vec![
+            w.into(),
+            m.into(),
+            if st.cycles_dropped > 0 {
+                format!("{listed} of {}", listed + st.cycles_dropped)
+            } else {
+                listed.to_string()
+            },
+            fmt_ms(spans.p50_ns),
+            fmt_ms(spans.max_ns),
+            gc.to_string(),
+            mutator.to_string(),
+            fmt_pct((gc + mutator > 0).then(|| mutator as f64 / (gc + mutator) as f64)),
         ]);
     }
     t
@@ -386,7 +444,7 @@ pub fn render(r: &Results, plots: &[String]) -> String {
         "Pauses (all kinds)",
         "Times in ms. MMU: minimum mutator utilization, the smallest share of any window of that \
          length left to the program; \"with stalls\" also counts allocation stalls as lost time \
-         (– where the collector gives their totals but not their times). Hiccup: oversleep of the \
+         (– where the collector counted stalls it did not list with their times). Hiccup: oversleep of the \
          1 ms meter thread during the run.",
         &pause_table(r),
     );
@@ -411,8 +469,21 @@ pub fn render(r: &Results, plots: &[String]) -> String {
         &mut o,
         "Stalls",
         "Fault stalls: a mutator waiting on a page not yet compacted (timed where the stats say). \
-         Allocation stalls: a mutator waiting for the collector to free memory (ms).",
+         The collector records them into a fixed histogram (the SIGBUS handler cannot allocate) \
+         of log-linear buckets at most 12.5% wide; the harness records each bucket's count at \
+         the bucket's upper bound (capped at the exact max) into an HDR histogram, so p50, p99 \
+         and p99.9 are upper bounds, up to 12.5% above the true value; the max is exact. \
+         Allocation stalls: a mutator waiting for the collector to free memory; total and max \
+         cover every stall, p99 the ones listed (ms).",
         &stall_table(r),
+    );
+    section(
+        &mut o,
+        "Cycles",
+        "Compaction: from the end of a cycle's flip to the end of its compaction, in ms — beside \
+         the running program in concurrent mode, inside the pause in stop-the-world mode. Pages \
+         compacted by the GC (thread) and by mutators resolving their own faults.",
+        &cycle_table(r),
     );
     section(
         &mut o,
@@ -479,9 +550,15 @@ line per mode and pause kind (one per JVM collector), the pause axis logarithmic
 logarithmic in the tail (90, 99, 99.9 ...; the last mark is the max), so a flat line is a \
 collector whose worst pauses are like its typical ones. **max-pause-vs-live.svg** plots the \
 longest pause of each kind against the live heap (both axes logarithmic): a flat line is a pause \
-independent of heap size, a line of slope 1 a pause proportional to it. **timeline-*.svg** shows \
-every pause of our collector's runs at the time it happened (colour: mode; marker shape: pause kind). \
-**mmu-*.svg** plots minimum mutator utilization against window length.
+independent of heap size, a line of slope 1 a pause proportional to it. **fault-stalls-*.svg** \
+plots mutator fault stalls by percentile, one line per mode that had any, on the same axes as \
+the pause percentiles; the points are bucket upper bounds (at most 12.5% above the true value) \
+and the last mark the exact max. **timeline-*.svg** shows every pause of our collector's runs at \
+the time it happened (colour: mode; marker shape: pause kind) and, below, one row per mode: its \
+pauses (solid) and each cycle's compaction from the end of its flip to the end of compaction \
+(light) — concurrent compaction running beside the program, or inside the pause in \
+stop-the-world mode. **mmu-*.svg** plots minimum mutator utilization against window length; a \
+dashed line counts allocation stalls as lost time too.
 ";
 
 #[cfg(test)]
@@ -519,6 +596,7 @@ mod tests {
                             start_ns: i as u64 * 100_000_000,
                             ns,
                             ttsp_ns: 0,
+                            cycle: i as u64 + 1,
                         })
                         .collect(),
                     ..GcStats::default()
@@ -618,5 +696,65 @@ mod tests {
         assert!(text.contains("| gcbench_16mb | stw | 1.00 | 1.00× | 0.50× |"));
         assert!(text.contains("[a.svg](a.svg)"));
         assert!(!text.contains("How the JVM comparison"));
+    }
+
+    #[test]
+    fn stalls_and_cycles_reach_the_report() {
+        use super::super::gcstats::{AllocStalls, CycleDetail, FaultStalls};
+        let mut r = sample_results();
+        let before = render(&r, &[]);
+        // Without stalls the two MMU columns agree (the mark pause fills 9 of the worst 100 ms).
+        assert!(before.contains("| 91.0% | 91.0% |"), "{before}");
+        let c = r
+            .cells
+            .iter_mut()
+            .find(|c| c.workload == "gcbench_16mb" && c.mode == "concurrent-sigbus")
+            .unwrap();
+        let Outcome::Done(x) = &mut c.outcome else {
+            panic!("sample cell not done")
+        };
+        // A 20 ms stall right after the 9 ms mark pause.
+        x.stalls = vec![(10_000_000, 20_000_000)];
+        let st = x.stats.as_mut().unwrap();
+        st.alloc_stalls = AllocStalls {
+            count: 1,
+            total_ns: 20_000_000,
+            max_ns: 20_000_000,
+            list: x.stalls.clone(),
+            dropped: 0,
+        };
+        st.fault_stalls = FaultStalls {
+            count: 10,
+            max_ns: 150_000,
+            buckets: vec![(12_287, 9), (163_839, 1)],
+            measured_in: "faulting_thread".into(),
+            ..FaultStalls::default()
+        };
+        st.cycles_detail = vec![CycleDetail {
+            cycle: 1,
+            start_ns: 0,
+            mark_ns: 9_000_000,
+            flip_ns: 500_000,
+            compaction_end_ns: Some(29_500_000),
+            pages_by_gc: 30,
+            pages_by_mutator: 10,
+            ..CycleDetail::default()
+        }];
+        let text = render(&r, &[]);
+        assert!(text.contains("| 91.0% | 71.0% |"), "{text}");
+        // Fault stalls from the buckets (the top one at the exact max), allocation stalls.
+        assert!(
+            text.contains(
+                "| gcbench_16mb | concurrent-sigbus | 10 | 0.012 | 0.150 | 0.150 | 0.150 | \
+                 faulting thread | 1 | 20.0 | 20.0 | 20.0 |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| gcbench_16mb | concurrent-sigbus | 1 | 20.0 | 20.0 | 30 | 10 | 25.0% |"
+            ),
+            "{text}"
+        );
     }
 }

@@ -1,12 +1,14 @@
 //! `results.json`: the raw figures of a run — every pause of every run (as `[start_ns, ns,
-//! ttsp_ns]` per kind), the collector's counters, the summaries the report prints — so that
-//! anything in the report can be recomputed or plotted differently.
+//! ttsp_ns, cycle]` per kind), every allocation stall, every cycle, the fault-stall buckets,
+//! the collector's counters, the summaries the report prints — so that anything in the report
+//! can be recomputed or plotted differently.
 
 use crate::json::{num_or_null, obj, Value};
 
 use super::cells::{Measured, Outcome};
-use super::gcstats::GcStats;
+use super::gcstats::{CycleDetail, GcStats};
 use super::hist::Summary;
+use super::mmu::Timeline;
 use super::Results;
 
 fn n(x: u64) -> Value {
@@ -66,8 +68,20 @@ fn stats(st: &GcStats) -> Value {
                 ("p50_ns", n(st.fault_stalls.p50_ns)),
                 ("p90_ns", n(st.fault_stalls.p90_ns)),
                 ("p99_ns", n(st.fault_stalls.p99_ns)),
+                ("p999_ns", n(st.fault_stalls.p999_ns)),
                 ("max_ns", n(st.fault_stalls.max_ns)),
+                ("total_ns", n(st.fault_stalls.total_ns)),
                 ("measured_in", s(&st.fault_stalls.measured_in)),
+                (
+                    "buckets_upper_ns_count",
+                    Value::Arr(
+                        st.fault_stalls
+                            .buckets
+                            .iter()
+                            .map(|&(u, c)| Value::Arr(vec![n(u), n(c)]))
+                            .collect(),
+                    ),
+                ),
             ]),
         ),
         (
@@ -76,11 +90,41 @@ fn stats(st: &GcStats) -> Value {
                 ("count", n(st.alloc_stalls.count)),
                 ("total_ns", n(st.alloc_stalls.total_ns)),
                 ("max_ns", n(st.alloc_stalls.max_ns)),
+                ("listed", n(st.alloc_stalls.list.len() as u64)),
+                ("dropped", n(st.alloc_stalls.dropped)),
             ]),
         ),
+        (
+            "cycles_detail",
+            Value::Arr(st.cycles_detail.iter().map(cycle).collect()),
+        ),
+        ("cycles_dropped", n(st.cycles_dropped)),
         ("peak_heap_bytes", n(st.peak_heap_bytes)),
         ("peak_rss_bytes", n(st.peak_rss_bytes)),
     ])
+}
+
+fn cycle(c: &CycleDetail) -> Value {
+    obj([
+        ("cycle", n(c.cycle)),
+        ("start_ns", n(c.start_ns)),
+        ("mark_ns", n(c.mark_ns)),
+        ("flip_ns", n(c.flip_ns)),
+        ("compaction_end_ns", opt_n(c.compaction_end_ns)),
+        ("live_bytes", n(c.live_bytes)),
+        ("bytes_moved", n(c.bytes_moved)),
+        ("pages_by_gc", n(c.pages_by_gc)),
+        ("pages_by_mutator", n(c.pages_by_mutator)),
+    ])
+}
+
+fn curve(t: &Timeline) -> Value {
+    Value::Arr(
+        t.curve()
+            .into_iter()
+            .map(|(w, u)| Value::Arr(vec![n(w), Value::Num(u)]))
+            .collect(),
+    )
 }
 
 fn measured(m: &Measured) -> Vec<(String, Value)> {
@@ -103,25 +147,29 @@ fn measured(m: &Measured) -> Vec<(String, Value)> {
                 .pauses
                 .iter()
                 .filter(|p| p.kind == k)
-                .map(|p| Value::Arr(vec![n(p.start_ns), n(p.ns), n(p.ttsp_ns)]))
+                .map(|p| Value::Arr(vec![n(p.start_ns), n(p.ns), n(p.ttsp_ns), n(p.cycle)]))
                 .collect();
             let entry = obj([
                 ("pauses", summary(&m.pauses(Some(&k)).summary())),
                 ("ttsp", summary(&m.ttsp(Some(&k)).summary())),
-                ("list_start_ns_ns_ttsp_ns", Value::Arr(list)),
+                ("list_start_ns_ns_ttsp_ns_cycle", Value::Arr(list)),
             ]);
             (k, entry)
         })
         .collect();
     v.push(("by_kind".into(), Value::Obj(by_kind)));
     if let Some(t) = m.timeline() {
-        let curve = t
-            .curve()
-            .into_iter()
-            .map(|(w, u)| Value::Arr(vec![n(w), Value::Num(u)]))
-            .collect();
-        v.push(("mmu_window_ns_utilization".into(), Value::Arr(curve)));
+        v.push(("mmu_window_ns_utilization".into(), curve(&t)));
     }
+    if let Some(t) = m.blocked_timeline() {
+        v.push(("mmu_with_stalls_window_ns_utilization".into(), curve(&t)));
+    }
+    v.push((
+        "allocation_stalls".into(),
+        summary(&m.alloc_stalls().summary()),
+    ));
+    // Rebuilt from the collector's buckets: upper bounds (see stats.mutator_fault_stalls).
+    v.push(("fault_stalls".into(), summary(&m.fault_stall_summary())));
     if !m.stalls.is_empty() {
         let list = m
             .stalls

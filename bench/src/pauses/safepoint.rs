@@ -69,6 +69,7 @@ pub fn parse_safepoints(log: &str) -> Vec<Pause> {
             start_ns: stamp.saturating_sub(total),
             ns: total,
             ttsp_ns: field_ns(rest, "Reaching safepoint").unwrap_or(0),
+            cycle: 0,
         });
     }
     out

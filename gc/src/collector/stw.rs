@@ -11,7 +11,7 @@ use crate::binding::{ObjectModel, RootSet};
 use crate::heap::Heap;
 use crate::metadata::pages::PageState;
 use crate::os::clock::{monotonic_ns, thread_cpu_ns};
-use crate::stats::Pause;
+use crate::stats::{CycleRecord, Pause};
 
 /// Phase times of one cycle, for the log line.
 #[derive(Default, Debug, Clone, Copy)]
@@ -40,6 +40,7 @@ impl<M: ObjectModel> Heap<M> {
             fingerprint,
             marked_at_ns: t_mark,
         } = self.mark_and_plan(roots);
+        let t_planned = monotonic_ns();
         let base = self.base();
 
         // 2. Update every root and weak root to its new address.
@@ -96,11 +97,26 @@ impl<M: ObjectModel> Heap<M> {
         s.bytes_moved += plan.live_bytes as u64;
         s.pages_compacted_by_gc += plan.to_pages as u64;
         s.gc_cpu_ns += thread_cpu_ns().saturating_sub(cpu_start);
-        s.record_pause(Pause {
-            kind: "stw",
-            start_ns: start.saturating_sub(self.created_ns),
-            ns: end - start,
-            ttsp_ns: entry - start,
+        let start_ns = start.saturating_sub(self.created_ns);
+        s.record_pause(
+            cycle,
+            Pause {
+                kind: "stw",
+                start_ns,
+                ns: end - start,
+                ttsp_ns: entry - start,
+            },
+        );
+        s.record_cycle(CycleRecord {
+            cycle,
+            start_ns,
+            mark_ns: t_planned - start,
+            flip_ns: t_flip - t_planned,
+            compaction_end_ns: Some(start_ns + (end - start)),
+            live_bytes: plan.live_bytes as u64,
+            bytes_moved: plan.live_bytes as u64,
+            pages_by_gc: plan.to_pages as u64,
+            pages_by_mutator: 0,
         });
         if self.config.log {
             let line = log_line(

@@ -26,7 +26,7 @@ use crate::metadata::pages::PageState;
 use crate::os::clock::{monotonic_ns, thread_cpu_ns};
 use crate::os::reservation::Reservation;
 use crate::safepoint::Safepoints;
-use crate::stats::{GcStats, Pause};
+use crate::stats::{CycleRecord, GcStats, Pause};
 use crate::uffd::{Features, OpenOptions, PageRange};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -192,12 +192,15 @@ impl<M: ObjectModel> Heap<M> {
         let base = self.base();
         let old_top = plan.old_top;
         let t_mark = monotonic_ns();
-        self.stats.record_pause(Pause {
-            kind: "mark",
-            start_ns: start.saturating_sub(self.created_ns),
-            ns: t_mark - start,
-            ttsp_ns: entry - start,
-        });
+        self.stats.record_pause(
+            cycle,
+            Pause {
+                kind: "mark",
+                start_ns: start.saturating_sub(self.created_ns),
+                ns: t_mark - start,
+                ttsp_ns: entry - start,
+            },
+        );
 
         // Flip pause: roots, mremap, register, resume at the live end. Nothing walks the heap.
         self.update_roots(roots, old_top);
@@ -207,6 +210,12 @@ impl<M: ObjectModel> Heap<M> {
         let live_end = base.add(plan.live_bytes);
         let conc = self.conc.as_mut().expect("concurrent heap");
         let sh = conc.sh.clone();
+        // Page counters before anything of this cycle is compacted: the GC thread may finish
+        // before the flip pause does.
+        let pages_before = (
+            Counters::get(&sh.counters.pages_by_gc),
+            Counters::get(&sh.counters.pages_by_mutator),
+        );
         // SAFETY: the whole heap reservation is one mapping of ours with no Rust object in
         // it; every access from now on faults until its page is installed, which the fault
         // path and the GC thread guarantee.
@@ -246,12 +255,30 @@ impl<M: ObjectModel> Heap<M> {
         }
         self.set_top_after_compaction(live_end);
         let t_flip = monotonic_ns();
-        self.stats.record_pause(Pause {
-            kind: "flip",
-            start_ns: t_mark.saturating_sub(self.created_ns),
-            ns: t_flip - t_mark,
-            ttsp_ns: 0,
-        });
+        self.stats.record_pause(
+            cycle,
+            Pause {
+                kind: "flip",
+                start_ns: t_mark.saturating_sub(self.created_ns),
+                ns: t_flip - t_mark,
+                ttsp_ns: 0,
+            },
+        );
+        self.stats.open_cycle(
+            CycleRecord {
+                cycle,
+                start_ns: start.saturating_sub(self.created_ns),
+                mark_ns: t_mark - start,
+                flip_ns: t_flip - t_mark,
+                compaction_end_ns: None,
+                live_bytes: plan.live_bytes as u64,
+                bytes_moved: plan.live_bytes as u64,
+                pages_by_gc: 0,
+                pages_by_mutator: 0,
+            },
+            pages_before.0,
+            pages_before.1,
+        );
 
         // The "after" check is the mutator's first act after the flip: it races the GC thread
         // through the fault path.
@@ -300,15 +327,19 @@ impl<M: ObjectModel> Heap<M> {
             let p = *c.params();
             self.step_scratch = Some(c.into_scratch());
             super::finish::finish_cycle(&conc.sh, &p);
+            conc.sh
+                .finished_at_ns
+                .store(monotonic_ns(), Ordering::Relaxed);
             conc.sh.finished_epoch.store(p.epoch, Ordering::Release);
         }
         if !conc.finished() {
             let t0 = monotonic_ns();
             conc.wait_finished();
             if stall {
-                self.stats
-                    .allocation_stalls
-                    .record(monotonic_ns().saturating_sub(t0));
+                self.stats.allocation_stalls.record(
+                    t0.saturating_sub(self.created_ns),
+                    monotonic_ns().saturating_sub(t0),
+                );
             }
         }
         self.reap();
@@ -326,6 +357,13 @@ impl<M: ObjectModel> Heap<M> {
         conc.active = false;
         let used = conc.cycle_used;
         self.meta.reset(used);
+        let c = &conc.sh.counters;
+        let end = conc.sh.finished_at_ns.load(Ordering::Relaxed);
+        self.stats.close_cycle(
+            end.saturating_sub(self.created_ns),
+            Counters::get(&c.pages_by_gc),
+            Counters::get(&c.pages_by_mutator),
+        );
         self.sync_concurrent_stats();
     }
 
@@ -361,8 +399,9 @@ impl<M: ObjectModel> Heap<M> {
         if let Some(conc) = self.conc.as_ref() {
             fill_stats(&conc.sh, &mut self.stats);
         }
+        // Stops requested by other threads are no collection's pauses: cycle 0.
         for p in self.safepoints.take_pauses() {
-            self.stats.record_pause(p);
+            self.stats.record_pause(0, p);
         }
     }
 }
@@ -380,13 +419,17 @@ pub(crate) fn fill_stats(sh: &Shared, s: &mut GcStats) {
     s.fault_waits = Counters::get(&c.waits);
     s.spurious_faults = Counters::get(&c.spurious_faults);
     s.gc_thread_cpu_ns = Counters::get(&c.gc_cpu_ns);
+    s.update_open_cycle(s.pages_compacted_by_gc, s.pages_compacted_by_mutator);
     let h = c.stalls.summary();
     let f = &mut s.mutator_fault_stalls;
     f.count = h.count;
     f.p50_ns = h.p50;
     f.p90_ns = h.p90;
     f.p99_ns = h.p99;
+    f.p999_ns = h.p999;
     f.max_ns = h.max;
+    f.total_ns = h.total;
+    f.buckets = c.stalls.buckets();
     f.timed_in = match sh.fault_mode {
         FaultMode::Sigbus => "faulting_thread",
         FaultMode::Thread => "handler_thread",

@@ -14,7 +14,7 @@ use crate::address::{Address, PAGE};
 use crate::binding::ObjectModel;
 use crate::collector::compact_page::compact_page;
 use crate::metadata::pages::PageState;
-use crate::os::clock::thread_cpu_ns;
+use crate::os::clock::{monotonic_ns, thread_cpu_ns};
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -226,6 +226,7 @@ pub fn gc_thread_main<M: ObjectModel>(sh: Arc<Shared>) {
             c.run_all();
             scratch = Some(c.into_scratch());
             finish_cycle(&sh, &p);
+            sh.finished_at_ns.store(monotonic_ns(), Ordering::Relaxed);
         }
         Counters::add(&sh.counters.gc_cpu_ns, thread_cpu_ns().saturating_sub(cpu0));
         let ctl = sh.control.lock().unwrap_or_else(|e| e.into_inner());

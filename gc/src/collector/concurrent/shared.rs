@@ -101,6 +101,9 @@ pub struct Shared {
     /// Epoch of the last cycle whose finish protocol is complete (stored under `control`, so
     /// a waiter that checks it under the lock cannot miss the wake-up).
     pub finished_epoch: AtomicU64,
+    /// Monotonic ns when the last cycle's finish protocol completed (for its statistics;
+    /// written before `finished_epoch`, read after seeing it).
+    pub finished_at_ns: AtomicU64,
     /// The GC thread's command word (a [`Command`]); it sleeps on it with a raw futex, so the
     /// flip pause hands work over without taking a lock the low-priority GC thread may hold.
     command: AtomicU32,
@@ -141,6 +144,7 @@ impl Shared {
             waiters: AtomicU32::new(0),
             running: AtomicBool::new(false),
             finished_epoch: AtomicU64::new(0),
+            finished_at_ns: AtomicU64::new(0),
             command: AtomicU32::new(Command::Idle as u32),
             control: Mutex::new(()),
             wakeup: Condvar::new(),
