@@ -120,6 +120,11 @@ impl<M: ObjectModel> Compactor<M> {
         });
     }
 
+    /// Whether `page` can join run `r` (adjacent below it, room left, contiguous scratch).
+    fn run_can_take(&self, r: Run, page: usize) -> bool {
+        r.lo == page + 1 && r.len < RUN_PAGES && self.scratch.can_extend(r.scratch_lo)
+    }
+
     /// Installs the current run (if any) with one MOVE and publishes its pages `Mapped`.
     pub fn install(&mut self) {
         let Some(r) = self.run.take() else { return };
@@ -167,6 +172,11 @@ impl<M: ObjectModel> Compactor<M> {
     /// the pages mutators claimed are mapped too.
     pub fn run_all(&mut self) {
         for page in (0..self.p.to_pages).rev() {
+            if self.run.is_some_and(|r| !self.run_can_take(r, page)) {
+                // Install the run before claiming the next page, not after: a mutator faulting
+                // on a page we hold in `Processing` would otherwise wait for the whole MOVE.
+                self.install();
+            }
             if self.claim(page) {
                 self.compact_claimed(page);
             } else if self.run.is_some_and(|r| r.lo == page + 1) {

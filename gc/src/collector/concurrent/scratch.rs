@@ -75,22 +75,28 @@ impl ScratchSource {
         self.buffer.base().add(self.buf_low * PAGE)
     }
 
-    /// The scratch page directly below `lowest`, the current run's lowest scratch page, if one
-    /// is free: the run can then grow by one page.
-    pub fn next_below(&mut self, lowest: Address) -> Option<Address> {
+    /// Whether the scratch page directly below `lowest` (the current run's lowest scratch page)
+    /// is free, so that the run can grow by one page.
+    pub fn can_extend(&self, lowest: Address) -> bool {
         if self.buffer.contains(lowest) {
-            if lowest == self.buffer.base().add(self.buf_low * PAGE) && self.buf_low > 0 {
-                self.buf_low -= 1;
-                return Some(self.buffer.base().add(self.buf_low * PAGE));
-            }
+            return lowest == self.buffer.base().add(self.buf_low * PAGE) && self.buf_low > 0;
+        }
+        self.recyclable() && self.from_base.add(self.recycle_top * PAGE) == lowest
+    }
+
+    /// The scratch page directly below `lowest`, the current run's lowest scratch page, if one
+    /// is free: the run then grows by one page.
+    pub fn next_below(&mut self, lowest: Address) -> Option<Address> {
+        if !self.can_extend(lowest) {
             return None;
         }
-        if self.recyclable() && self.from_base.add(self.recycle_top * PAGE) == lowest {
-            self.recycle_top -= 1;
-            self.recycled += 1;
-            return Some(lowest.sub(PAGE));
+        if self.buffer.contains(lowest) {
+            self.buf_low -= 1;
+            return Some(self.buffer.base().add(self.buf_low * PAGE));
         }
-        None
+        self.recycle_top -= 1;
+        self.recycled += 1;
+        Some(lowest.sub(PAGE))
     }
 
     /// The current run was installed: the dedicated buffer is free again. (Its MOVEd pages are
