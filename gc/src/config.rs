@@ -69,6 +69,9 @@ pub struct HeapConfig {
     /// One line per cycle on stderr.
     pub log: bool,
     pub mode: GcMode,
+    /// Marking threads of a concurrent cycle (the GC thread and `gc_threads - 1` helpers that
+    /// steal work from each other); see [`default_gc_threads`].
+    pub gc_threads: usize,
     /// When concurrent mode falls back (design note §4.4), print one notice to stderr from
     /// the collector itself. Off by default: the embedder decides (see
     /// `Heap::fallback_notice`), because stray stderr breaks test corpora.
@@ -85,8 +88,20 @@ impl Default for HeapConfig {
             verify: false,
             log: false,
             mode: GcMode::StopTheWorld,
+            gc_threads: default_gc_threads(),
             print_fallback_notice: false,
         }
+    }
+}
+
+/// One marking thread on a machine of up to 2 CPUs (a second marker would only take the
+/// mutator's CPU), else half the CPUs, at most 8.
+pub fn default_gc_threads() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus <= 2 {
+        1
+    } else {
+        (cpus / 2).min(8)
     }
 }
 

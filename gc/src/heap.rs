@@ -74,8 +74,9 @@ pub struct Heap<M: ObjectModel> {
     /// Allocations since the last stress collection.
     stress_count: u64,
     pub(crate) config: HeapConfig,
-    /// Side tables: bitmaps, chunk vector, page tables.
-    pub(crate) meta: Metadata,
+    /// Side tables: bitmaps, chunk vector, page tables. Boxed: the marking threads hold a
+    /// reference to it while the heap value itself may move.
+    pub(crate) meta: Box<Metadata>,
     /// The mark stack, kept between cycles for its capacity.
     pub(crate) mark_stack: Vec<Address>,
     pub(crate) stats: GcStats,
@@ -92,6 +93,16 @@ pub struct Heap<M: ObjectModel> {
     /// Monotonic time of the request that started the collection now running, if it was
     /// requested by another thread (the first pause is measured from it).
     pub(crate) pause_origin: Option<u64>,
+    /// The deletion barrier is on: a concurrent cycle is marking (initial pause to remark).
+    pub(crate) marking: bool,
+    /// Allocation is black: object starts are recorded (initial pause to flip).
+    pub(crate) black_alloc: bool,
+    /// The black boundary of the cycle being marked.
+    pub(crate) black_begin: Address,
+    /// The mutator's barrier buffer: objects it shaded, not yet handed to the markers.
+    pub(crate) satb: Vec<Address>,
+    /// The concurrent cycle between its initial pause and its flip, if any.
+    pub(crate) marking_cycle: Option<crate::collector::concurrent::phases::MarkingCycle>,
     _model: PhantomData<M>,
 }
 
@@ -113,7 +124,7 @@ impl<M: ObjectModel> Heap<M> {
         let from_space = Reservation::new(len, RESERVATION_ALIGN).map_err(HeapError::Reserve)?;
         let base = space.base();
         let covered = config.max_bytes.min(space.len());
-        let meta = Metadata::new(base, covered).map_err(HeapError::Metadata)?;
+        let meta = Box::new(Metadata::new(base, covered).map_err(HeapError::Metadata)?);
         let mut stats = GcStats::new(config.mode.name());
         let created_ns = monotonic_ns();
         let safepoints = Arc::new(Safepoints::new(created_ns));
@@ -164,6 +175,11 @@ impl<M: ObjectModel> Heap<M> {
             step_scratch: None,
             safepoints,
             pause_origin: None,
+            marking: false,
+            black_alloc: false,
+            black_begin: base,
+            satb: Vec::new(),
+            marking_cycle: None,
             _model: PhantomData,
         };
         heap.next_trigger = heap.config.min_trigger_bytes.min(heap.config.max_bytes);
@@ -201,6 +217,11 @@ impl<M: ObjectModel> Heap<M> {
         if new <= self.tlab_limit.as_usize() {
             let at = self.tlab_cursor;
             self.tlab_cursor = Address(new);
+            if self.black_alloc {
+                // Black allocation (design note §2.1): compaction walks black objects by
+                // their start bits.
+                self.meta.starts.view().set(at);
+            }
             Some(at)
         } else {
             None
@@ -225,7 +246,13 @@ impl<M: ObjectModel> Heap<M> {
             self.stress_count += 1;
             if self.stress_count >= n {
                 self.stress_count = 0;
-                self.collect(roots);
+                if self.conc.is_some() {
+                    // Concurrent stress starts a cycle and lets its marking overlap the
+                    // program; the next stress point finds it marking and lets it run.
+                    self.stress_cycle(roots);
+                } else {
+                    self.collect(roots);
+                }
             }
         }
         if let Some(a) = self.try_alloc(bytes) {
@@ -233,9 +260,25 @@ impl<M: ObjectModel> Heap<M> {
         }
         let want = bytes.max(TLAB_BYTES);
         if self.used_bytes() + want > self.next_trigger {
-            self.collect(roots);
+            if self.conc.is_some() {
+                self.concurrent_trigger(roots, want);
+            } else {
+                self.collect(roots);
+            }
         }
-        self.carve(bytes).ok_or(OutOfMemory)
+        let at = match self.carve(bytes) {
+            Some(a) => a,
+            None if self.conc.is_some() => {
+                // Out of room: finish the cycle under way (or run one) and try once more.
+                self.out_of_room(roots);
+                self.carve(bytes).ok_or(OutOfMemory)?
+            }
+            None => return Err(OutOfMemory),
+        };
+        if self.black_alloc {
+            self.meta.starts.view().set(at);
+        }
+        Ok(at)
     }
 
     /// Allocates through the fast path or, failing that, the slow path.
@@ -378,6 +421,9 @@ impl<M: ObjectModel> Heap<M> {
             self.reap_if_finished();
         }
         let requested = self.safepoints.at_safepoint(MutatorState::Running);
+        if self.safepoints.advance.swap(false, Ordering::SeqCst) {
+            self.advance_cycle(roots);
+        }
         if let Some(at) = requested.or(self.pause_origin) {
             self.pause_origin = Some(at);
             self.collect(roots);
@@ -445,6 +491,7 @@ impl<M: ObjectModel> Heap<M> {
 
     /// Ends the heap's life for statistics: records the final peaks and returns the figures.
     pub fn finish(&mut self) -> &GcStats {
+        self.cancel_marking();
         self.finish_running_cycle(false);
         self.sync_concurrent_stats();
         self.stats.peak_rss_bytes = peak_rss_bytes();
@@ -455,7 +502,9 @@ impl<M: ObjectModel> Heap<M> {
 
 impl<M: ObjectModel> Drop for Heap<M> {
     fn drop(&mut self) {
-        // A running cycle must finish before the metadata and reservations it uses go away.
+        // A running cycle must finish (or, while marking, be cancelled) before the metadata
+        // and reservations it uses go away.
+        self.cancel_marking();
         self.finish_running_cycle(false);
         self.conc = None;
     }

@@ -59,6 +59,11 @@ pub struct Safepoints {
     changed: Condvar,
     /// Set by the GC thread when a concurrent cycle finished (the mutator should reap it).
     pub(crate) reap: AtomicBool,
+    /// Set by the GC thread when a concurrent cycle needs its next pause (remark or flip);
+    /// `advance_at` is the monotonic time of that request (the pause's time to safepoint
+    /// starts there).
+    pub(crate) advance: AtomicBool,
+    pub(crate) advance_at: AtomicU64,
     pub(crate) stops: AtomicU64,
 }
 
@@ -71,6 +76,8 @@ impl Safepoints {
             requests: Mutex::new(Requests::default()),
             changed: Condvar::new(),
             reap: AtomicBool::new(false),
+            advance: AtomicBool::new(false),
+            advance_at: AtomicU64::new(0),
             stops: AtomicU64::new(0),
         }
     }
@@ -96,6 +103,13 @@ impl Safepoints {
             2 => MutatorState::Parked,
             _ => MutatorState::Running,
         }
+    }
+
+    /// GC thread: asks the mutator to take the cycle's next pause at its next safepoint.
+    pub(crate) fn request_advance(&self) {
+        self.advance_at.store(monotonic_ns(), Ordering::SeqCst);
+        self.advance.store(true, Ordering::SeqCst);
+        self.flag.store(true, Ordering::SeqCst);
     }
 
     /// Asks the mutator to run a collection at its next safepoint (from any thread).
@@ -186,8 +200,13 @@ impl Safepoints {
             .store(MutatorState::Running as u8, Ordering::Release);
         let _ = from;
         let collect = r.collect_at.take();
-        if r.stop_at.is_none() && !self.reap.load(Ordering::Acquire) {
-            self.flag.store(false, Ordering::Release);
+        if r.stop_at.is_none() {
+            // Clear first, then look again: a reap or advance request raised in between keeps
+            // the flag up (its requester stores the request before the flag).
+            self.flag.store(false, Ordering::SeqCst);
+            if self.reap.load(Ordering::SeqCst) || self.advance.load(Ordering::SeqCst) {
+                self.flag.store(true, Ordering::SeqCst);
+            }
         }
         collect
     }

@@ -148,7 +148,12 @@ fn threads_during_compaction(fault: FaultMode) {
         0,
     );
     let mut rng = Rng::new(42 + fault as u64);
-    for round in 0..4 {
+    // At least four rounds, and more until the mutators have raced the GC thread at least
+    // once (on a loaded machine the GC thread may finish a small heap before they touch it).
+    for round in 0..16 {
+        if round >= 4 && w.heap.live_stats().mutator_fault_stalls.count > 0 {
+            break;
+        }
         // Grow private chains: node i of root r refers to node i-1 of the same root; some big.
         for i in 0..3000 {
             let r = 1 + rng.below(THREADS * ROOTS_PER);
@@ -192,7 +197,15 @@ fn threads_during_compaction(fault: FaultMode) {
         "{fault:?}: cycles {}, by gc {}, by mutator {}, stalls {:?}",
         s.cycles, s.pages_compacted_by_gc, s.pages_compacted_by_mutator, s.mutator_fault_stalls
     );
-    assert!(s.mutator_fault_stalls.count > 0);
+    assert!(
+        s.mutator_fault_stalls.count > 0,
+        "no fault stalls: {:?} {:?} cycles {} by gc {} by mutator {}",
+        s.collector,
+        s.fallback_reason,
+        s.cycles,
+        s.pages_compacted_by_gc,
+        s.pages_compacted_by_mutator
+    );
 }
 
 #[test]
@@ -210,14 +223,27 @@ fn mutator_threads_read_and_write_during_compaction_thread_mode() {
 
 /// A world of many pages whose next cycle runs in step mode; returns it after the flip.
 fn stepped_world(fault: FaultMode, seed: u64) -> World {
-    let mut w = World::new(conc_config(fault, false, None, 64 << 20), 16, 0);
+    // No cycle starts by itself while the world is built: with concurrent marking, when a
+    // cycle flips depends on the GC thread's speed, and so would the layout the step tests
+    // below depend on.
+    let mut cfg = conc_config(fault, false, None, 64 << 20);
+    cfg.min_trigger_bytes = cfg.max_bytes;
+    let mut w = World::new(cfg, 16, 0);
     let mut rng = Rng::new(seed);
     for i in 0..4000 {
         let r = 1 + rng.below(15);
         w.alloc_node_from(r, &[r, 1 + (i % 15)], rng.below(60))
             .unwrap();
     }
+    w.heap.collect(&mut w.roots);
     w.heap.wait_for_compaction();
+    // Garbage at the top of the heap: from-space pages above every live object, recycled as
+    // scratch pages, so that runs of compacted pages get contiguous scratch (the MOVE tests
+    // need runs of four).
+    for _ in 0..64 {
+        w.alloc_node_from(15, &[15], 500).unwrap();
+    }
+    w.clear_root(15);
     w.heap.set_step_mode(true);
     w.heap.collect(&mut w.roots);
     assert!(w.heap.step_pages() >= 16, "{} pages", w.heap.step_pages());

@@ -68,7 +68,7 @@ fn requested_collection(mode: GcMode) {
     let requested: Vec<_> = s
         .pauses
         .iter()
-        .filter(|p| (p.kind == "mark" || p.kind == "stw") && p.ttsp_ns > 0)
+        .filter(|p| (p.kind == "initial" || p.kind == "stw") && p.ttsp_ns > 0)
         .collect();
     assert_eq!(requested.len(), 1, "{:?}", s.pauses);
     assert!(requested[0].ttsp_ns < requested[0].ns, "{:?}", requested[0]);

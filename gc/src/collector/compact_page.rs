@@ -29,6 +29,8 @@ pub struct CompactSource<'a> {
     live_bytes: usize,
     /// Bit index of the pre-compaction top (no object starts at or above it).
     end_bit: usize,
+    /// To-space pages from this one up hold the black block (`usize::MAX`: no black block).
+    black_first_page: usize,
 }
 
 impl<'a> CompactSource<'a> {
@@ -43,7 +45,76 @@ impl<'a> CompactSource<'a> {
             from_delta: from_base.as_usize().wrapping_sub(base.as_usize()),
             live_bytes: plan.live_bytes,
             end_bit: starts.bit_index(plan.old_top),
+            black_first_page: usize::MAX,
         }
+    }
+
+    /// The view for a concurrent cycle whose black objects `[black_begin, plan.old_top)` slide
+    /// down as one block to `black_dest` (page-aligned, just above the compacted non-black
+    /// part, whose last page then ends with a filler).
+    pub fn with_black(mut self, black_begin: Address, black_dest: Address) -> Self {
+        self.fwd = self.fwd.with_black(black_begin, black_dest);
+        self.black_first_page = black_dest.offset_from(self.fwd.base) / PAGE;
+        self
+    }
+
+    /// Whether to-space page `page` belongs to the black block.
+    #[inline(always)]
+    pub fn is_black_page(&self, page: usize) -> bool {
+        page >= self.black_first_page
+    }
+
+    /// Pre-compaction address of the first word of black to-space page `page`.
+    #[inline(always)]
+    fn black_source(&self, page: usize) -> Address {
+        self.fwd
+            .black_begin
+            .add((page - self.black_first_page) * PAGE)
+    }
+
+    /// End (offset from the heap base) of the from-space bytes that building to-space pages
+    /// `0..m` may read: a page reads the objects landing on it, whole (the layout of an
+    /// object straddling the page comes from its from-space header). Pages are built in any
+    /// order, so a from-space page at or above this bound may be recycled only once every page
+    /// below `m` is finished (design note §2.5).
+    ///
+    /// # Safety
+    /// 1. As for [`compact_page`]: the plan is complete, from-space holds the pre-compaction
+    ///    heap (at least below the bound returned for `m + 1` and up), and its marked and black
+    ///    objects are well-formed.
+    pub unsafe fn read_bound<M: ObjectModel>(&self, m: usize, to_pages: usize) -> usize {
+        if m == 0 {
+            return 0;
+        }
+        let base = self.fwd.base;
+        let end_of = |obj: Address| -> usize {
+            // SAFETY: rule 1: a marked (or black) object start, readable in from-space.
+            let size = unsafe { M::size_bytes(self.from(obj)) };
+            obj.add(size).offset_from(base)
+        };
+        // The last object starting below `limit` (a bit index), above `floor`.
+        let last_below = |limit: usize, floor: usize| {
+            (limit > floor)
+                .then(|| self.starts.find_set_at_or_below(limit - 1, floor))
+                .flatten()
+                .map(|b| self.starts.address_of(b))
+        };
+        if self.is_black_page(m - 1) {
+            let src_end = self.black_source(m - 1).add(PAGE).min(self.fwd.old_top);
+            let floor = self.starts.bit_index(self.fwd.black_begin);
+            return last_below(self.starts.bit_index(src_end), floor)
+                .map_or(src_end.offset_from(base), |o| {
+                    end_of(o).max(src_end.offset_from(base))
+                });
+        }
+        if m < to_pages && !self.is_black_page(m) {
+            return end_of(Address(self.pages.first_obj(m)));
+        }
+        // Page m - 1 is the last non-black page: it reads up to the last non-black object.
+        let limit = self
+            .starts
+            .bit_index(self.fwd.black_begin.min(self.fwd.old_top));
+        last_below(limit, 0).map_or(0, end_of)
     }
 
     /// The from-space copy of pre-compaction heap address `a`.
@@ -79,6 +150,10 @@ pub unsafe fn compact_page<M: ObjectModel, const CHECKS: bool>(
     to_page: usize,
     dest: *mut u8,
 ) -> usize {
+    if src.is_black_page(to_page) {
+        // SAFETY: the caller's rules 1-4, passed on unchanged.
+        return unsafe { compact_black_page::<M, CHECKS>(src, to_page, dest) };
+    }
     let page_off = to_page * PAGE;
     // Debug builds check their invariants, except in the signal handler's instance
     // (`CHECKS = false`, design note §1: asserts stay outside the handler).
@@ -144,6 +219,12 @@ pub unsafe fn compact_page<M: ObjectModel, const CHECKS: bool>(
     flush(run_bit, run_len, run_at);
     // SAFETY: rule 4: `[copied, PAGE / WORD)` words lie inside `dest`.
     unsafe { std::ptr::write_bytes(out.add(copied), 0, PAGE / WORD - copied) };
+    if to_page + 1 == src.black_first_page && copied < PAGE / WORD {
+        // The black block starts on the next page boundary: the gap up to it stays in the
+        // heap for good, so it becomes a filler object (the heap must stay parseable).
+        // SAFETY: rule 4: `[copied, PAGE / WORD)` words lie inside `dest`, at least one.
+        unsafe { M::write_filler(Address(out.add(copied) as usize), PAGE - copied * WORD) };
+    }
 
     // 2. Rewrite references: walk the objects landing on the page, from the page's first
     //    object, in address order (sliding keeps it), visiting only their slots in the page.
@@ -162,43 +243,9 @@ pub unsafe fn compact_page<M: ObjectModel, const CHECKS: bool>(
             check!(false, "object {obj} has size {size}");
             break;
         }
-        let lo = page_lo.as_usize().saturating_sub(new_obj.as_usize()) / WORD;
-        let hi = (size / WORD).min((page_hi.as_usize() - new_obj.as_usize()) / WORD);
-        let mut visit = |i: usize, kind: SlotKind| {
-            // Slots outside the range asked for (a careless object model) are skipped, so
-            // that no write can leave the page.
-            if i < lo || i >= hi {
-                check!(false, "slot {i} of {obj} outside {lo}..{hi}");
-                return;
-            }
-            let at = (new_obj.as_usize() + i * WORD - page_lo.as_usize()) / WORD;
-            check!(at < copied);
-            // SAFETY: `lo <= i < hi` (checked above) puts the slot inside this page, at word
-            // `at < copied` of `dest` (rule 4), which now holds the copied object word.
-            let slot = unsafe { out.add(at) };
-            // SAFETY: as above.
-            let word = unsafe { slot.read() };
-            let Some(t) = M::decode(word) else { return };
-            if !fwd.moves(t) {
-                return;
-            }
-            if kind == SlotKind::Weak && !fwd.is_marked(t) {
-                // The binding's sweep_weak must have cleared it; leave it rather than point it
-                // at whichever live object follows.
-                check!(false, "weak slot to dead object {t} survived sweep_weak");
-                return;
-            }
-            // SAFETY: as above.
-            unsafe { slot.write(M::encode(word, forward(t))) };
-        };
-        if lo == 0 && hi == size / WORD {
-            // Wholly inside the page (the common case): no range filtering needed.
-            // SAFETY: rules 1-3 as above; the visitor writes only `dest`.
-            unsafe { M::for_each_slot(from_obj, &mut visit) };
-        } else if lo < hi {
-            // SAFETY: as above.
-            unsafe { M::for_each_slot_in(from_obj, lo..hi, &mut visit) };
-        }
+        // SAFETY: rules 1-4: `obj` is a marked object of size `size`, readable in
+        // from-space; `out` holds the page's `copied` words.
+        unsafe { rewrite_slots::<M, CHECKS>(src, obj, new_obj, size, page_lo, out, copied) };
         new_obj = new_obj.add(size);
         if new_obj >= page_hi || new_obj >= live_end {
             break;
@@ -214,6 +261,145 @@ pub unsafe fn compact_page<M: ObjectModel, const CHECKS: bool>(
         check!(forward(obj) == new_obj);
     }
     copied * WORD
+}
+
+/// Rewrites the reference slots that lie inside the to-space page at `page_lo` (whose image
+/// `out` holds its first `filled` words) of the object at pre-compaction address `obj`, which
+/// lands at `new_obj` and is `size` bytes long.
+///
+/// # Safety
+/// 1. The rules of [`compact_page`] hold; `obj` is a marked or black object start of `size`
+///    bytes whose words inside the page are among the `filled` words of `out`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn rewrite_slots<M: ObjectModel, const CHECKS: bool>(
+    src: &CompactSource<'_>,
+    obj: Address,
+    new_obj: Address,
+    size: usize,
+    page_lo: Address,
+    out: *mut u64,
+    filled: usize,
+) {
+    macro_rules! check {
+        ($($t:tt)*) => {
+            if CHECKS {
+                debug_assert!($($t)*);
+            }
+        };
+    }
+    let fwd = src.fwd;
+    let forward = |a: Address| {
+        if CHECKS {
+            fwd.new_address(a)
+        } else {
+            fwd.new_address_of_word(a)
+        }
+    };
+    let from_obj = src.from(obj);
+    let page_hi = page_lo.add(PAGE);
+    let copied = filled;
+    let lo = page_lo.as_usize().saturating_sub(new_obj.as_usize()) / WORD;
+    let hi = (size / WORD).min((page_hi.as_usize() - new_obj.as_usize()) / WORD);
+    let mut visit = |i: usize, kind: SlotKind| {
+        // Slots outside the range asked for (a careless object model) are skipped, so
+        // that no write can leave the page.
+        if i < lo || i >= hi {
+            check!(false, "slot {i} of {obj} outside {lo}..{hi}");
+            return;
+        }
+        let at = (new_obj.as_usize() + i * WORD - page_lo.as_usize()) / WORD;
+        check!(at < copied);
+        // SAFETY: `lo <= i < hi` (checked above) puts the slot inside this page, at word
+        // `at < copied` of `dest` (rule 4), which now holds the copied object word.
+        let slot = unsafe { out.add(at) };
+        // SAFETY: as above.
+        let word = unsafe { slot.read() };
+        let Some(t) = M::decode(word) else { return };
+        if !fwd.moves(t) {
+            return;
+        }
+        if kind == SlotKind::Weak && !fwd.is_marked(t) {
+            // The binding's sweep_weak must have cleared it; leave it rather than point it
+            // at whichever live object follows.
+            check!(false, "weak slot to dead object {t} survived sweep_weak");
+            return;
+        }
+        // SAFETY: as above.
+        unsafe { slot.write(M::encode(word, forward(t))) };
+    };
+    if lo == 0 && hi == size / WORD {
+        // Wholly inside the page (the common case): no range filtering needed.
+        // SAFETY: rules 1-3 as above; the visitor writes only `dest`.
+        unsafe { M::for_each_slot(from_obj, &mut visit) };
+    } else if lo < hi {
+        // SAFETY: as above.
+        unsafe { M::for_each_slot_in(from_obj, lo..hi, &mut visit) };
+    }
+}
+
+/// Builds black to-space page `to_page` into `dest`: the black block slides by whole pages, so
+/// the page is a copy of one from-space page (up to the old top) whose objects then have their
+/// slots rewritten. Black objects carry start bits (set by the allocator) and no live bits.
+///
+/// # Safety
+/// 1. The rules of [`compact_page`], and `src.is_black_page(to_page)`.
+unsafe fn compact_black_page<M: ObjectModel, const CHECKS: bool>(
+    src: &CompactSource<'_>,
+    to_page: usize,
+    dest: *mut u8,
+) -> usize {
+    let source = src.black_source(to_page);
+    let old_top = src.fwd.old_top;
+    if source >= old_top {
+        // Beyond the planned pages: a broken plan. Build an empty page rather than read on.
+        if CHECKS {
+            debug_assert!(false, "black page {to_page} starts above the old top");
+        }
+        // SAFETY: rule 1 (rule 4 of compact_page): `dest` is one writable page.
+        unsafe { std::ptr::write_bytes(dest, 0, PAGE) };
+        return 0;
+    }
+    let bytes = old_top.offset_from(source).min(PAGE);
+    // SAFETY: rule 1: from-space holds `[source, source + bytes)` (below the old top); `dest`
+    // is a writable page apart from from-space.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src.from(source).as_ptr::<u8>(), dest, bytes);
+        std::ptr::write_bytes(dest.add(bytes), 0, PAGE - bytes);
+    }
+    let page_lo = src.fwd.base.add(to_page * PAGE);
+    let out = dest.cast::<u64>();
+    let starts = src.starts;
+    let src_end = source.add(bytes);
+    // The object holding the page's first word may start on an earlier black page.
+    let floor = starts.bit_index(src.fwd.black_begin);
+    let first = starts.bit_index(source);
+    let mut next = starts
+        .find_set_at_or_below(first, floor)
+        .or_else(|| starts.find_set_at_or_above(first, src.end_bit));
+    while let Some(b) = next {
+        let obj = starts.address_of(b);
+        if obj >= src_end {
+            break;
+        }
+        // SAFETY: rule 1: a black object start below the old top, readable in from-space.
+        let size = unsafe { M::size_bytes(src.from(obj)) };
+        if size < WORD {
+            if CHECKS {
+                debug_assert!(false, "black object {obj} has size {size}");
+            }
+            break;
+        }
+        if obj.add(size) > source {
+            let new_obj = Address(obj.as_usize() - src.fwd.black_shift);
+            // SAFETY: rule 1; the object's words inside the page were copied above.
+            unsafe {
+                rewrite_slots::<M, CHECKS>(src, obj, new_obj, size, page_lo, out, bytes / WORD)
+            };
+        }
+        next = starts.find_set_at_or_above(starts.bit_index(obj.add(size)), src.end_bit);
+    }
+    bytes
 }
 
 #[cfg(test)]

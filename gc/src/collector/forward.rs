@@ -3,9 +3,9 @@
 //!
 //! `new(a) = base + prefix[chunk(a)] + 8 * popcount(live bits of chunk(a) below a)`
 //!
-//! Black allocation (objects allocated during a concurrent cycle, live by definition and slid as
-//! one block) will add a second case here: for `a >= black_begin`,
-//! `new(a) = a - (black_begin - black_dest)`. The stop-the-world collector has no black objects.
+//! Black objects (allocated while a concurrent cycle marked, live by definition, design note
+//! §2.1) slide as one block: for `a >= black_begin`, `new(a) = a - (black_begin - black_dest)`.
+//! A stop-the-world cycle has no black objects: its `black_begin` is the old top.
 
 use crate::address::{Address, WORD};
 use crate::metadata::bitmap::{BitmapView, BITS};
@@ -23,6 +23,10 @@ pub struct Forwarding<'a> {
     starts: BitmapView<'a>,
     /// Exclusive prefix sums of live bytes per chunk (after planning).
     prefix: &'a [AtomicU64],
+    /// Objects at or above this (page-aligned) address are black.
+    pub black_begin: Address,
+    /// `black_begin - black_dest`: how far the black block slides down.
+    pub black_shift: usize,
 }
 
 impl<'a> Forwarding<'a> {
@@ -34,7 +38,18 @@ impl<'a> Forwarding<'a> {
             live: meta.live.view(),
             starts: meta.starts.view(),
             prefix: meta.chunks.as_slice(),
+            black_begin: old_top,
+            black_shift: 0,
         }
+    }
+
+    /// The same view for a cycle whose black objects `[black_begin, old_top)` slide down to
+    /// `black_dest` (both page-aligned, `black_dest <= black_begin`).
+    pub fn with_black(mut self, black_begin: Address, black_dest: Address) -> Self {
+        debug_assert!(black_dest <= black_begin && black_begin <= self.old_top);
+        self.black_begin = black_begin;
+        self.black_shift = black_begin.offset_from(black_dest);
+        self
     }
 
     /// True if `a` lies in the part of the heap that moves.
@@ -56,15 +71,15 @@ impl<'a> Forwarding<'a> {
     pub fn new_address(&self, a: Address) -> Address {
         debug_assert!(self.moves(a), "forwarding {a} outside the moving range");
         debug_assert!(self.is_marked(a), "forwarding unmarked address {a}");
-        // Black allocation goes here (concurrent cycles): objects at or above the page-aligned
-        // `black_begin` slide as one block, `if a >= black_begin { return a - (black_begin -
-        // black_dest) }`, and need no mark bits.
         self.new_address_of_word(a)
     }
 
     /// As [`Forwarding::new_address`] for any live word, not only object starts.
     #[inline(always)]
     pub fn new_address_of_word(&self, a: Address) -> Address {
+        if a >= self.black_begin {
+            return Address(a.as_usize() - self.black_shift);
+        }
         let i = self.live.bit_index(a);
         let chunk = i / BITS;
         let below = self.live.word(chunk) & ((1u64 << (i % BITS)) - 1);

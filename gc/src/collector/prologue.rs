@@ -86,7 +86,20 @@ impl<M: ObjectModel> Heap<M> {
 
     /// Rewrites every root and weak root to its target's post-compaction address.
     pub(crate) fn update_roots(&self, roots: &mut dyn RootSet, old_top: Address) {
-        let fwd = Forwarding::new(&self.meta, self.base(), old_top);
+        self.update_roots_black(roots, old_top, old_top, old_top);
+    }
+
+    /// As [`Heap::update_roots`] for a cycle whose black block `[black_begin, old_top)` slides
+    /// down to `black_dest`.
+    pub(crate) fn update_roots_black(
+        &self,
+        roots: &mut dyn RootSet,
+        old_top: Address,
+        black_begin: Address,
+        black_dest: Address,
+    ) {
+        let fwd =
+            Forwarding::new(&self.meta, self.base(), old_top).with_black(black_begin, black_dest);
         roots.visit_roots(&mut |slot| update_slot::<M>(&fwd, slot, false));
         roots.visit_weak_roots(&mut |slot| update_slot::<M>(&fwd, slot, true));
     }

@@ -272,6 +272,75 @@ pub unsafe fn fingerprint<M: ObjectModel>(
     })
 }
 
+/// Every object reachable from `roots` below `black_begin` has its start bit in `marked`: a
+/// concurrent marking that lost an object (a missing barrier, a shade forgotten) fails here,
+/// before compaction turns the loss into a wrong forwarding.
+///
+/// # Safety
+/// 1. As for [`fingerprint`].
+pub unsafe fn check_marked<M: ObjectModel>(
+    starts: &ObjectStarts,
+    roots: &mut dyn RootSet,
+    marked: crate::metadata::bitmap::BitmapView<'_>,
+    black_begin: Address,
+) -> Result<(), VerifyError> {
+    let mut seen: std::collections::HashSet<Address> = std::collections::HashSet::new();
+    let mut stack: Vec<(Address, Option<Address>)> = Vec::new();
+    roots.visit_roots(&mut |slot| {
+        if let Some(t) = M::decode(*slot) {
+            if starts.contains(t) && seen.insert(t) {
+                stack.push((t, None));
+            }
+        }
+    });
+    while let Some((obj, from)) = stack.pop() {
+        if obj < black_begin && !marked.test(obj) {
+            // SAFETY: rule 1: `obj` is an object start of the parsed heap.
+            let tag = unsafe { M::type_tag(obj) };
+            let via = from.map_or("a root".to_string(), |f| format!("object {f}"));
+            return Err(VerifyError(format!(
+                "object {obj} (type {tag}), reachable from {via}, was not marked (lost by concurrent marking)"
+            )));
+        }
+        // SAFETY: as above.
+        unsafe {
+            M::for_each_slot(obj, &mut |i, kind| {
+                if kind == SlotKind::Strong {
+                    let word = obj.add(i * WORD).as_ptr::<u64>().read();
+                    if let Some(t) = M::decode(word) {
+                        if starts.contains(t) && seen.insert(t) {
+                            stack.push((t, Some(obj)));
+                        }
+                    }
+                }
+            })
+        };
+    }
+    Ok(())
+}
+
+/// At the flip of a concurrently marked cycle: the heap parses, roots point at objects, every
+/// reachable object is marked or black; returns the fingerprint of the graph.
+///
+/// # Safety
+/// 1. As for [`walk_heap`] over `[base, top)`.
+pub unsafe fn at_flip_or_abort<M: ObjectModel>(
+    cycle: u64,
+    base: Address,
+    top: Address,
+    roots: &mut dyn RootSet,
+    marked: crate::metadata::bitmap::BitmapView<'_>,
+    black_begin: Address,
+) -> Fingerprint {
+    // SAFETY: rule 1.
+    let starts = unsafe { before_marking_or_abort::<M>(cycle, base, top, roots) };
+    // SAFETY: rule 1; `starts` is from this heap.
+    unsafe { check_marked::<M>(&starts, roots, marked, black_begin) }
+        .unwrap_or_else(|e| fail(cycle, "before", e));
+    // SAFETY: as above.
+    unsafe { fingerprint_or_abort::<M>(cycle, "before", &starts, roots) }
+}
+
 /// Reports a failed check and aborts. Written straight to the stderr handle rather than with
 /// `eprintln!`, which a test harness captures and an abort would then swallow.
 fn fail(cycle: u64, when: &str, e: VerifyError) -> ! {

@@ -16,7 +16,7 @@ use super::shared::{Command, CompactFn, Counters, CycleParams, Shared};
 use crate::address::{Address, PAGE};
 use crate::binding::{ObjectModel, RootSet};
 use crate::collector::compact_page::{compact_page, CompactSource};
-use crate::collector::prologue::Marked;
+use crate::collector::plan::Plan;
 use crate::collector::verify;
 use crate::config::FaultMode;
 use crate::fault::handler_thread::HandlerThread;
@@ -170,46 +170,65 @@ impl Drop for Concurrent {
 }
 
 impl<M: ObjectModel> Heap<M> {
-    /// One concurrent cycle: wait for the previous one, the marking pause, the flip pause;
-    /// compaction then runs on the GC thread while the caller continues.
-    pub(crate) fn collect_concurrent(&mut self, roots: &mut dyn RootSet) {
-        self.finish_running_cycle(true);
+    /// The flip pause of a concurrently marked cycle (design note §2.4): the black block is
+    /// what was allocated since the initial pause; update the roots, empty the heap into
+    /// from-space with one `mremap`, register the whole range, resume allocation at the end of
+    /// the slid black block. Nothing walks the heap (except `--gc-verify`). Compaction then
+    /// runs on the GC thread while the caller continues. `requested_at`: when the GC thread
+    /// asked for this pause (its time to safepoint starts there).
+    pub(crate) fn flip(&mut self, roots: &mut dyn RootSet, requested_at: u64) {
         let entry = monotonic_ns();
-        // A requested collection's pause starts at the request (design note §4.5).
-        let start = self.pause_origin.take().unwrap_or(entry);
+        let start = requested_at.min(entry);
         let cpu_start = thread_cpu_ns();
-
-        // Marking pause (stop-the-world marking in this issue; no black allocation yet, so
-        // black_begin is the old top).
-        let Marked {
-            cycle,
-            used,
-            mark: marked,
-            plan,
-            fingerprint,
-            ..
-        } = self.mark_and_plan(roots);
+        let mc = self.marking_cycle.take().expect("a marked cycle to flip");
+        let conc = self.conc.as_ref().expect("concurrent heap");
+        let sh = conc.sh.clone();
+        let nonblack = sh
+            .mark
+            .plan
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("the GC thread planned before asking for the flip");
+        self.retire_tlab();
         let base = self.base();
-        let old_top = plan.old_top;
-        let t_mark = monotonic_ns();
-        self.stats.record_pause(
-            cycle,
-            Pause {
-                kind: "mark",
-                start_ns: start.saturating_sub(self.created_ns),
-                ns: t_mark - start,
-                ttsp_ns: entry - start,
-            },
-        );
+        let old_top = self.top;
+        let used = old_top.offset_from(base);
+        self.stats.note_heap_bytes(used);
+        let black_begin = self.black_begin;
+        let black_dest = base.add(nonblack.to_pages * PAGE);
+        let black_bytes = old_top.offset_from(black_begin);
+        let plan = Plan {
+            old_top,
+            live_bytes: nonblack.live_bytes,
+            to_pages: nonblack.to_pages + black_bytes.div_ceil(PAGE),
+        };
+        let live_end = black_dest.add(black_bytes);
+        let cycle = mc.cycle;
+        let fingerprint = self.config.verify.then(|| {
+            // SAFETY: the heap [base, old_top) is parseable (TLAB retired), unchanging while
+            // the mutator is stopped (it is us), and fully installed (no compaction runs).
+            unsafe {
+                verify::at_flip_or_abort::<M>(
+                    cycle,
+                    base,
+                    old_top,
+                    roots,
+                    self.meta.starts.view(),
+                    black_begin,
+                )
+            }
+        });
+        self.black_alloc = false;
+        // SAFETY: the GC thread is idle (it planned, then asked for this pause) and nobody
+        // reads the marking parameters after the flip.
+        unsafe { sh.mark.set_params(None) };
 
-        // Flip pause: roots, mremap, register, resume at the live end. Nothing walks the heap.
-        self.update_roots(roots, old_top);
+        self.update_roots_black(roots, old_top, black_begin, black_dest);
         let t_roots = monotonic_ns();
         self.move_heap_to_from_space(used);
         let t_remap = monotonic_ns();
-        let live_end = base.add(plan.live_bytes);
         let conc = self.conc.as_mut().expect("concurrent heap");
-        let sh = conc.sh.clone();
         // Page counters before anything of this cycle is compacted: the GC thread may finish
         // before the flip pause does.
         let pages_before = (
@@ -224,7 +243,8 @@ impl<M: ObjectModel> Heap<M> {
         }
         let t_register = monotonic_ns();
         conc.epoch += 1;
-        let src = CompactSource::new(&self.meta, &plan, base, self.from_space.base());
+        let src = CompactSource::new(&self.meta, &plan, base, self.from_space.base())
+            .with_black(black_begin, black_dest);
         // SAFETY: the borrowed metadata lives as long as the heap, and it is neither reset nor
         // dropped before this cycle is finished and reaped (reap and Drop wait for that): the
         // 'static lifetime is never observed to end.
@@ -259,20 +279,21 @@ impl<M: ObjectModel> Heap<M> {
             cycle,
             Pause {
                 kind: "flip",
-                start_ns: t_mark.saturating_sub(self.created_ns),
-                ns: t_flip - t_mark,
-                ttsp_ns: 0,
+                start_ns: start.saturating_sub(self.created_ns),
+                ns: t_flip - start,
+                ttsp_ns: entry - start,
             },
         );
+        let moved = (plan.live_bytes + black_bytes) as u64;
         self.stats.open_cycle(
             CycleRecord {
                 cycle,
-                start_ns: start.saturating_sub(self.created_ns),
-                mark_ns: t_mark - start,
-                flip_ns: t_flip - t_mark,
+                start_ns: mc.start_ns.saturating_sub(self.created_ns),
+                mark_ns: mc.remarked_ns.saturating_sub(mc.start_ns),
+                flip_ns: t_flip - start,
                 compaction_end_ns: None,
-                live_bytes: plan.live_bytes as u64,
-                bytes_moved: plan.live_bytes as u64,
+                live_bytes: moved,
+                bytes_moved: moved,
                 pages_by_gc: 0,
                 pages_by_mutator: 0,
             },
@@ -287,26 +308,30 @@ impl<M: ObjectModel> Heap<M> {
             // and nobody else mutates it.
             unsafe { verify::after_compaction_or_abort::<M>(cycle, base, live_end, roots, before) };
         }
-        self.set_next_trigger(plan.live_bytes);
+        self.set_paced_trigger(live_end.offset_from(base), black_bytes);
         let s = &mut self.stats;
         s.cycles = cycle;
-        s.last_live_bytes = plan.live_bytes as u64;
-        s.bytes_moved += plan.live_bytes as u64;
+        s.last_live_bytes = moved;
+        s.bytes_moved += moved;
         s.gc_cpu_ns += thread_cpu_ns().saturating_sub(cpu_start);
         if self.config.log {
             use std::io::Write;
             let mb = |b: usize| b as f64 / (1 << 20) as f64;
             let _ = writeln!(
                 std::io::stderr(),
-                "gc {cycle} @{:.3}s concurrent: {:.1} MB -> {:.1} MB, {} objects, pauses mark {:.2} ms, \
-                 flip {:.3} ms (roots {:.3}, mremap {:.3}, register {:.3})",
-                start.saturating_sub(self.created_ns) as f64 / 1e9,
+                "gc {cycle} @{:.3}s concurrent: {:.1} MB -> {:.1} MB ({:.1} MB black), {} objects marked, \
+                 marking {:.2} ms ({} remark pauses), flip {:.3} ms (ttsp {:.3}, roots {:.3}, mremap {:.3}, \
+                 register {:.3})",
+                mc.start_ns.saturating_sub(self.created_ns) as f64 / 1e9,
                 mb(used),
-                mb(plan.live_bytes),
-                marked.objects,
-                (t_mark - start) as f64 / 1e6,
-                (t_flip - t_mark) as f64 / 1e6,
-                (t_roots - t_mark) as f64 / 1e6,
+                mb(live_end.offset_from(base)),
+                mb(black_bytes),
+                sh.mark.objects.load(Ordering::Relaxed),
+                mc.remarked_ns.saturating_sub(mc.start_ns) as f64 / 1e6,
+                mc.remarks,
+                (t_flip - start) as f64 / 1e6,
+                (entry - start) as f64 / 1e6,
+                (t_roots - entry) as f64 / 1e6,
                 (t_remap - t_roots) as f64 / 1e6,
                 (t_register - t_remap) as f64 / 1e6,
             );

@@ -8,11 +8,13 @@
 
 use super::finish::finish_cycle;
 use super::install::install_run;
+use super::marking::mark_round;
 use super::scratch::{ScratchSource, RUN_PAGES};
 use super::shared::{Command, Counters, CycleParams, Shared};
 use crate::address::{Address, PAGE};
 use crate::binding::ObjectModel;
 use crate::collector::compact_page::compact_page;
+use crate::collector::plan::plan;
 use crate::metadata::pages::PageState;
 use crate::os::clock::{monotonic_ns, thread_cpu_ns};
 use std::marker::PhantomData;
@@ -146,25 +148,9 @@ impl<M: ObjectModel> Compactor<M> {
         while self.m > 0 && pages.state(self.m - 1) == PageState::Mapped {
             self.m -= 1;
         }
-        let src = &self.p.src;
-        let base = self.sh.base;
-        // The furthest object an unfinished page (below m) reads.
-        let reader_end = |obj: Address| -> usize {
-            // SAFETY: `obj` is a marked object start of this cycle, its from-space copy below
-            // the current bound (so not recycled) and well-formed (binding contract).
-            let size = unsafe { M::size_bytes(src.from(obj)) };
-            obj.add(size).offset_from(base)
-        };
-        let bound = if self.m == 0 {
-            0
-        } else if self.m == self.p.to_pages {
-            match src.last_live_object() {
-                Some(obj) => reader_end(obj),
-                None => 0,
-            }
-        } else {
-            reader_end(Address(pages.first_obj(self.m)))
-        };
+        // SAFETY: the plan is complete and from-space below the current bound is unrecycled
+        // (the bound only rises as pages below it are finished); objects are well-formed.
+        let bound = unsafe { self.p.src.read_bound::<M>(self.m, self.p.to_pages) };
         self.scratch.set_bound(bound.next_multiple_of(PAGE));
     }
 
@@ -224,8 +210,16 @@ pub fn gc_thread_main<M: ObjectModel>(sh: Arc<Shared>) {
         }
     };
     loop {
-        if sh.wait_command() == Command::Exit {
-            return;
+        match sh.wait_command() {
+            Command::Exit => return,
+            c @ (Command::Mark | Command::Plan) => {
+                let cpu0 = thread_cpu_ns();
+                run_marking_phase::<M>(&sh, c);
+                Counters::add(&sh.counters.gc_cpu_ns, thread_cpu_ns().saturating_sub(cpu0));
+                sh.phase_done(!sh.mark.abort.load(Ordering::SeqCst));
+                continue;
+            }
+            _ => {}
         }
         let cpu0 = thread_cpu_ns();
         // SAFETY: the GC thread runs the cycle it was told to; the mutator set the parameters
@@ -247,5 +241,22 @@ pub fn gc_thread_main<M: ObjectModel>(sh: Arc<Shared>) {
         }
         drop(ctl);
         sh.wakeup.notify_all();
+    }
+}
+
+/// A marking-phase command: a marking round, or planning the marked heap (design note §2.3).
+fn run_marking_phase<M: ObjectModel>(sh: &Shared, c: Command) {
+    // SAFETY: the mutator set the marking parameters in the initial pause, before sending
+    // this command, and changes them only after `phase_done`.
+    let Some(mp) = (unsafe { sh.mark.params() }) else {
+        return;
+    };
+    if c == Command::Mark {
+        // SAFETY: the parameters describe the current cycle; the metadata is neither reset
+        // nor dropped before the mutator has seen this round done (cancel waits for it).
+        unsafe { mark_round::<M>(&sh.mark, mp) };
+    } else {
+        let p = plan(mp.meta, mp.base, mp.black_begin);
+        *sh.mark.plan.lock().unwrap_or_else(|e| e.into_inner()) = Some(p);
     }
 }

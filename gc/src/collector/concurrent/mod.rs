@@ -11,5 +11,7 @@ pub mod cycle;
 pub mod finish;
 pub mod gc_thread;
 pub mod install;
+pub mod marking;
+pub mod phases;
 pub mod scratch;
 pub mod shared;

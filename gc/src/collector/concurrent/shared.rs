@@ -7,6 +7,7 @@
 //! in-flight counters of the heap's registry slot closed, the GC thread idle) and read only
 //! inside a cycle, so they need no lock.
 
+use super::marking::MarkShared;
 use crate::address::Address;
 use crate::collector::compact_page::CompactSource;
 use crate::config::FaultMode;
@@ -79,6 +80,10 @@ pub enum Command {
     Compact = 1,
     /// Leave the heap: exit the thread.
     Exit = 2,
+    /// Run a marking round of the current cycle, then ask the mutator for the remark pause.
+    Mark = 3,
+    /// Plan the compaction of the marked (non-black) heap, then ask for the flip pause.
+    Plan = 4,
 }
 
 pub struct Shared {
@@ -112,6 +117,11 @@ pub struct Shared {
     pub wakeup: Condvar,
     /// The mutator's safepoint flag: raised when a cycle finishes, so it is reaped promptly.
     pub safepoints: Arc<Safepoints>,
+    /// Concurrent marking's shared state.
+    pub mark: MarkShared,
+    /// A `Mark` or `Plan` command was sent and its work is not done yet (cleared under
+    /// `control`, with `wakeup` notified).
+    pub busy: AtomicBool,
 }
 
 // SAFETY: every field is Sync except `params`, whose accesses follow the protocol above
@@ -149,6 +159,34 @@ impl Shared {
             control: Mutex::new(()),
             wakeup: Condvar::new(),
             safepoints,
+            mark: MarkShared::default(),
+            busy: AtomicBool::new(false),
+        }
+    }
+
+    /// Mutator: hands the GC thread a marking-phase command (`Mark` or `Plan`).
+    pub fn send_phase(&self, c: Command) {
+        self.busy.store(true, Ordering::SeqCst);
+        self.send(c);
+    }
+
+    /// GC thread: the marking-phase command is done; asks the mutator to take the next pause
+    /// (unless `advance` is false: a cancelled round).
+    pub fn phase_done(&self, advance: bool) {
+        let ctl = self.control.lock().unwrap_or_else(|e| e.into_inner());
+        self.busy.store(false, Ordering::SeqCst);
+        if advance {
+            self.safepoints.request_advance();
+        }
+        drop(ctl);
+        self.wakeup.notify_all();
+    }
+
+    /// Mutator: blocks until no marking-phase command is outstanding.
+    pub fn wait_phase_idle(&self) {
+        let mut ctl = self.control.lock().unwrap_or_else(|e| e.into_inner());
+        while self.busy.load(Ordering::SeqCst) {
+            ctl = self.wakeup.wait(ctl).unwrap_or_else(|e| e.into_inner());
         }
     }
 
@@ -184,23 +222,28 @@ impl Shared {
         futex_wake_all(&self.command);
     }
 
-    /// GC thread: waits until the command is not `Idle`, returns it (and resets `Compact` to
-    /// `Idle`).
+    /// GC thread: waits until the command is not `Idle`, returns it (and resets it to `Idle`
+    /// unless it is `Exit`).
     pub fn wait_command(&self) -> Command {
         loop {
-            match self.command.load(Ordering::SeqCst) {
-                0 => futex_wait(&self.command, 0, 100_000_000),
-                1 => {
-                    let _ = self.command.compare_exchange(
-                        Command::Compact as u32,
-                        Command::Idle as u32,
-                        Ordering::SeqCst,
-                        Ordering::SeqCst,
-                    );
-                    return Command::Compact;
+            let c = self.command.load(Ordering::SeqCst);
+            let command = match c {
+                0 => {
+                    futex_wait(&self.command, 0, 100_000_000);
+                    continue;
                 }
+                1 => Command::Compact,
+                3 => Command::Mark,
+                4 => Command::Plan,
                 _ => return Command::Exit,
-            }
+            };
+            let _ = self.command.compare_exchange(
+                c,
+                Command::Idle as u32,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+            return command;
         }
     }
 

@@ -1,0 +1,410 @@
+//! The mutator's side of concurrent marking (design note §2.1-§2.3): the initial pause (retire
+//! the TLAB, put the black boundary on a page boundary, grey the roots, turn the barrier and
+//! black allocation on), the remark pause (take the barrier buffer, finish marking within a
+//! budget or hand the rest back, clear dead weak references), driving a cycle to its flip when
+//! the program must wait for it, cancelling one, the write barrier itself, and pacing.
+//!
+//! A cycle's life: initial pause → GC thread marks (`Command::Mark`) → asks for the remark →
+//! remark pause (again and again while the work left is more than a pause may do) → GC thread
+//! plans (`Command::Plan`) → asks for the flip → flip pause (`cycle.rs`) → concurrent
+//! compaction. Every pause runs on the mutator, at a safepoint, when the GC thread asks.
+
+use super::marking::{drain_until, MarkParams, Tracer};
+use super::shared::Command;
+use crate::address::{Address, PAGE};
+use crate::binding::{ObjectModel, RootSet};
+use crate::collector::verify;
+use crate::heap::Heap;
+use crate::metadata::Metadata;
+use crate::os::clock::{monotonic_ns, thread_cpu_ns};
+use crate::stats::Pause;
+use std::sync::atomic::Ordering;
+
+/// Objects the mutator's barrier buffer holds before it is handed to the markers.
+const SATB_BUFFER: usize = 1024;
+
+/// The budget of one remark pause's marking work; past it the work goes back to the GC
+/// thread and the pause ends.
+const REMARK_BUDGET_NS: u64 = 150_000;
+
+/// Remark pauses with a budget before one finishes the marking regardless.
+const BUDGETED_REMARKS: u32 = 4;
+
+/// A concurrent cycle between its initial pause and its flip.
+pub struct MarkingCycle {
+    /// The cycle's number.
+    pub cycle: u64,
+    /// Monotonic time the initial pause began.
+    pub start_ns: u64,
+    /// Remark pauses taken so far.
+    pub remarks: u32,
+    /// Marking is complete (the last remark pause ended at `remarked_ns`); planning or the
+    /// flip is next.
+    pub remarked: bool,
+    pub remarked_ns: u64,
+}
+
+impl<M: ObjectModel> Heap<M> {
+    /// Whether a concurrent cycle is between its initial pause and its flip.
+    pub fn marking_in_progress(&self) -> bool {
+        self.marking_cycle.is_some()
+    }
+
+    /// The deletion (snapshot-at-the-beginning) write barrier: call it with the word a heap
+    /// object's (or heap table's) reference slot holds **before** overwriting it. While a
+    /// concurrent cycle marks, the object it designates is shaded, so that the snapshot of the
+    /// graph taken at the initial pause is marked whole; otherwise it costs one flag test.
+    /// Stores into an object allocated since the last safepoint-free initialisation (fresh
+    /// objects) need no barrier.
+    #[inline(always)]
+    pub fn write_barrier(&mut self, old: u64) {
+        if self.marking {
+            self.shade_slow(old);
+        }
+    }
+
+    /// Shades the object `word` designates while marking runs: what a weak table's lookup
+    /// returns must be shaded (design note §2.2), or the program could hold an interned string
+    /// that marking never saw. Same cost as [`Heap::write_barrier`] otherwise.
+    #[inline(always)]
+    pub fn shade(&mut self, word: u64) {
+        if self.marking {
+            self.shade_slow(word);
+        }
+    }
+
+    #[inline(never)]
+    fn shade_slow(&mut self, word: u64) {
+        let mut t = Tracer::new(&self.meta, self.base(), self.black_begin);
+        // SAFETY: the binding contract: a reference slot's word designates a well-formed
+        // object start (or nothing); objects below the black boundary are readable.
+        let Some(a) = (unsafe { t.shade::<M>(word) }) else {
+            return;
+        };
+        let (objects, bytes) = (t.objects, t.bytes);
+        if let Some(c) = self.conc.as_ref() {
+            c.sh.mark.objects.fetch_add(objects, Ordering::Relaxed);
+            c.sh.mark.bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+        self.satb.push(a);
+        if self.satb.len() >= SATB_BUFFER {
+            self.flush_satb();
+        }
+    }
+
+    /// Hands the barrier buffer to the markers.
+    fn flush_satb(&mut self) {
+        if let Some(c) = self.conc.as_ref() {
+            for a in self.satb.drain(..) {
+                c.sh.mark.queue.push(a);
+            }
+        }
+    }
+
+    /// The initial pause of a concurrent cycle: waits for the previous cycle's compaction
+    /// (an allocation stall if it was still running), retires the TLAB, puts the black
+    /// boundary on the next page boundary, greys the roots, turns the barrier and black
+    /// allocation on and hands marking to the GC thread.
+    pub(crate) fn start_cycle(&mut self, roots: &mut dyn RootSet) {
+        if self.marking_cycle.is_some() {
+            return;
+        }
+        self.finish_running_cycle(true);
+        let entry = monotonic_ns();
+        let start = self.pause_origin.take().unwrap_or(entry);
+        let cpu_start = thread_cpu_ns();
+        self.retire_tlab();
+        let base = self.base();
+        let top = self.top;
+        let aligned = top.align_up(PAGE).min(self.space.end());
+        if aligned > top {
+            // SAFETY: [top, aligned) is allocated-to-be heap memory of ours, mapped (no
+            // compaction runs) and handed to nobody; it becomes one filler.
+            unsafe { M::write_filler(top, aligned.offset_from(top)) };
+            self.top = aligned;
+            self.retire_tlab();
+        }
+        let black_begin = self.top;
+        let cycle = self.stats.cycles + 1;
+        self.stats.note_heap_bytes(black_begin.offset_from(base));
+        if self.config.verify {
+            // SAFETY: the heap [base, black_begin) is parseable (TLAB retired), unchanging
+            // while we run, and fully installed (no compaction runs).
+            unsafe { verify::before_marking_or_abort::<M>(cycle, base, black_begin, roots) };
+        }
+        let sh = self.conc.as_ref().expect("concurrent heap").sh.clone();
+        let ms = &sh.mark;
+        ms.abort.store(false, Ordering::SeqCst);
+        ms.objects.store(0, Ordering::Relaxed);
+        ms.bytes.store(0, Ordering::Relaxed);
+        let mut tracer = Tracer::new(&self.meta, base, black_begin);
+        roots.visit_roots(&mut |slot| {
+            // SAFETY: the binding contract: root words designate object starts or nothing.
+            if let Some(a) = unsafe { tracer.shade::<M>(*slot) } {
+                ms.queue.push(a);
+            }
+        });
+        ms.objects.fetch_add(tracer.objects, Ordering::Relaxed);
+        ms.bytes.fetch_add(tracer.bytes, Ordering::Relaxed);
+        // SAFETY: the metadata is boxed (its address stays when the heap value moves), lives as
+        // long as the heap, and is neither reset nor dropped before this cycle flips or is
+        // cancelled (both wait for the GC thread to be idle): the 'static lifetime is never
+        // observed to end.
+        let meta: &'static Metadata = unsafe { &*(&*self.meta as *const Metadata) };
+        let params = MarkParams {
+            meta,
+            base,
+            black_begin,
+            threads: self.config.gc_threads.max(1),
+        };
+        // SAFETY: no marking round or planning runs: the GC thread finished the last cycle.
+        unsafe { ms.set_params(Some(params)) };
+        self.black_begin = black_begin;
+        self.marking = true;
+        self.black_alloc = true;
+        self.marking_cycle = Some(MarkingCycle {
+            cycle,
+            start_ns: start,
+            remarks: 0,
+            remarked: false,
+            remarked_ns: 0,
+        });
+        if !self.step_mode {
+            sh.send_phase(Command::Mark);
+        }
+        // In step mode the test marks with `step_mark`; the remark finishes the rest.
+        let end = monotonic_ns();
+        self.stats.record_pause(
+            cycle,
+            Pause {
+                kind: "initial",
+                start_ns: start.saturating_sub(self.created_ns),
+                ns: end - start,
+                ttsp_ns: entry - start,
+            },
+        );
+        self.stats.gc_cpu_ns += thread_cpu_ns().saturating_sub(cpu_start);
+    }
+
+    /// The GC thread asked for the cycle's next pause: the remark, or the flip.
+    pub(crate) fn advance_cycle(&mut self, roots: &mut dyn RootSet) {
+        let Some(mc) = self.marking_cycle.as_ref() else {
+            return;
+        };
+        let sh = self.conc.as_ref().expect("concurrent heap").sh.clone();
+        if sh.busy.load(Ordering::SeqCst) {
+            return;
+        }
+        let requested = sh.safepoints.advance_at.load(Ordering::SeqCst);
+        if mc.remarked {
+            self.flip(roots, requested);
+        } else {
+            let budget = mc.remarks < BUDGETED_REMARKS;
+            self.remark(roots, requested, budget);
+        }
+    }
+
+    /// The remark pause: marks what the barrier buffer and the shared queue still hold; if
+    /// that takes more than the budget, hands the rest back to the GC thread and ends the
+    /// pause (the GC thread asks again). Otherwise marking is complete: the barrier goes off,
+    /// dead weak references are cleared, and the GC thread plans.
+    fn remark(&mut self, roots: &mut dyn RootSet, requested_at: u64, budget: bool) {
+        let entry = monotonic_ns();
+        let start = requested_at.min(entry);
+        let cpu_start = thread_cpu_ns();
+        let sh = self.conc.as_ref().expect("concurrent heap").sh.clone();
+        let base = self.base();
+        let black_begin = self.black_begin;
+        let stack = std::mem::take(&mut self.satb);
+        let mut tracer = Tracer::new(&self.meta, base, black_begin);
+        let deadline = budget.then_some(entry + REMARK_BUDGET_NS);
+        // SAFETY: the GC thread is idle (it asked for this pause, and no command is out), the
+        // marking parameters are this cycle's, and the binding contract holds.
+        let done = unsafe { drain_until::<M>(&sh.mark, &mut tracer, stack, deadline) };
+        sh.mark.objects.fetch_add(tracer.objects, Ordering::Relaxed);
+        sh.mark.bytes.fetch_add(tracer.bytes, Ordering::Relaxed);
+        let mc = self.marking_cycle.as_mut().expect("a cycle being marked");
+        mc.remarks += 1;
+        let cycle = mc.cycle;
+        if done {
+            self.marking = false;
+            let top = self.top;
+            let starts = self.meta.starts.view();
+            roots.sweep_weak(&|a| {
+                a < base || a >= top || a >= black_begin || (a.is_aligned(8) && starts.test(a))
+            });
+            let mc = self.marking_cycle.as_mut().expect("a cycle being marked");
+            mc.remarked = true;
+            mc.remarked_ns = monotonic_ns();
+            sh.send_phase(Command::Plan);
+        } else {
+            sh.send_phase(Command::Mark);
+        }
+        let end = monotonic_ns();
+        self.stats.record_pause(
+            cycle,
+            Pause {
+                kind: "remark",
+                start_ns: start.saturating_sub(self.created_ns),
+                ns: end - start,
+                ttsp_ns: entry - start,
+            },
+        );
+        self.stats.gc_cpu_ns += thread_cpu_ns().saturating_sub(cpu_start);
+    }
+
+    /// Runs the cycle being marked up to and including its flip, on this thread, waiting for
+    /// the GC thread where it works. `stall`: the program is waiting for memory (the whole
+    /// wait is recorded as an allocation stall).
+    pub(crate) fn drive_to_flip(&mut self, roots: &mut dyn RootSet, stall: bool) {
+        let t0 = monotonic_ns();
+        let Some(sh) = self.conc.as_ref().map(|c| c.sh.clone()) else {
+            return;
+        };
+        while let Some(mc) = self.marking_cycle.as_ref() {
+            let remarked = mc.remarked;
+            sh.wait_phase_idle();
+            sh.safepoints.advance.store(false, Ordering::SeqCst);
+            let now = monotonic_ns();
+            if remarked {
+                self.flip(roots, now);
+            } else {
+                // The program waits anyway: finish marking in this pause.
+                self.remark(roots, now, false);
+            }
+        }
+        if stall {
+            self.stats.allocation_stalls.record(
+                t0.saturating_sub(self.created_ns),
+                monotonic_ns().saturating_sub(t0),
+            );
+        }
+    }
+
+    /// A full concurrent collection now (an explicit request): start a cycle unless one is
+    /// being marked, and drive it to its flip; compaction goes on concurrently.
+    pub(crate) fn collect_concurrent(&mut self, roots: &mut dyn RootSet) {
+        self.start_cycle(roots);
+        self.drive_to_flip(roots, false);
+    }
+
+    /// `--gc-stress` in concurrent mode: start a cycle when none is being marked (waiting for
+    /// a running compaction first, not counted as a stall).
+    pub(crate) fn stress_cycle(&mut self, roots: &mut dyn RootSet) {
+        if self.marking_cycle.is_none() {
+            self.finish_running_cycle(false);
+            self.start_cycle(roots);
+        }
+    }
+
+    /// The heap passed its trigger: start a cycle, unless one is being marked; if the heap
+    /// limit is near, the program waits for the flip (an allocation stall).
+    pub(crate) fn concurrent_trigger(&mut self, roots: &mut dyn RootSet, want: usize) {
+        let limit = self.config.max_bytes.min(self.space.len());
+        let over = self.used_bytes() + want > limit;
+        if self.marking_cycle.is_none() {
+            self.start_cycle(roots);
+        }
+        if over {
+            self.drive_to_flip(roots, true);
+        }
+    }
+
+    /// The allocator found no room: finish the cycle under way, or run a whole one, as an
+    /// allocation stall.
+    pub(crate) fn out_of_room(&mut self, roots: &mut dyn RootSet) {
+        let t0 = monotonic_ns();
+        if self.marking_cycle.is_none() {
+            self.start_cycle(roots);
+        }
+        self.drive_to_flip(roots, false);
+        self.stats.allocation_stalls.record(
+            t0.saturating_sub(self.created_ns),
+            monotonic_ns().saturating_sub(t0),
+        );
+    }
+
+    /// Abandons the cycle being marked, if any (the heap is finishing or going away): stops
+    /// the GC thread's work on it and clears the marks. Nothing moved, so the heap stays as
+    /// it was.
+    pub(crate) fn cancel_marking(&mut self) {
+        if self.marking_cycle.take().is_none() {
+            return;
+        }
+        let Some(sh) = self.conc.as_ref().map(|c| c.sh.clone()) else {
+            return;
+        };
+        sh.mark.abort.store(true, Ordering::SeqCst);
+        sh.wait_phase_idle();
+        sh.mark.clear_queue();
+        sh.mark
+            .plan
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        // SAFETY: the GC thread is idle and no command is out.
+        unsafe { sh.mark.set_params(None) };
+        sh.safepoints.advance.store(false, Ordering::SeqCst);
+        self.marking = false;
+        self.black_alloc = false;
+        self.satb.clear();
+        let used = self.used_bytes();
+        self.meta.reset(used);
+        sh.mark.abort.store(false, Ordering::SeqCst);
+    }
+
+    /// Pacing: the next cycle starts early enough that the program, allocating as fast as it
+    /// did during this cycle's marking, reaches the goal (`live * growth_factor`) only when
+    /// that cycle is about to flip; it never starts before half the way from live to goal.
+    pub(crate) fn set_paced_trigger(&mut self, live_bytes: usize, allocated_while_marking: usize) {
+        let limit = self.config.max_bytes.min(self.space.len());
+        let goal = ((live_bytes as f64 * self.config.growth_factor) as usize)
+            .max(self.config.min_trigger_bytes)
+            .min(limit);
+        let headroom = allocated_while_marking.saturating_mul(3) / 2;
+        let floor = live_bytes + goal.saturating_sub(live_bytes) / 2;
+        self.next_trigger = goal.saturating_sub(headroom).max(floor).min(goal);
+    }
+
+    /// Starts a concurrent cycle now (its initial pause) and returns; the GC thread marks
+    /// (unless step mode is on) and asks for the later pauses at safepoints.
+    pub fn start_concurrent_cycle(&mut self, roots: &mut dyn RootSet) {
+        if self.conc.is_some() {
+            self.start_cycle(roots);
+        }
+    }
+
+    /// Step mode (tests): scans up to `n` grey objects on this thread, oldest first; returns
+    /// how many it scanned.
+    #[doc(hidden)]
+    pub fn step_mark(&mut self, n: usize) -> usize {
+        if !self.marking {
+            return 0;
+        }
+        let Some(sh) = self.conc.as_ref().map(|c| c.sh.clone()) else {
+            return 0;
+        };
+        let mut tracer = Tracer::new(&self.meta, self.base(), self.black_begin);
+        let mut scanned = 0;
+        while scanned < n {
+            let obj = match sh.mark.queue.steal() {
+                crossbeam_deque::Steal::Success(a) => a,
+                crossbeam_deque::Steal::Retry => continue,
+                crossbeam_deque::Steal::Empty => break,
+            };
+            // SAFETY: step mode: no marking round runs (the GC thread got no `Mark`); queued
+            // objects are shaded objects of this cycle; the binding contract holds.
+            unsafe { tracer.scan::<M>(obj, &mut |a| sh.mark.queue.push(a)) };
+            scanned += 1;
+        }
+        sh.mark.objects.fetch_add(tracer.objects, Ordering::Relaxed);
+        sh.mark.bytes.fetch_add(tracer.bytes, Ordering::Relaxed);
+        scanned
+    }
+
+    /// The start of the black block of the cycle being marked (tests).
+    #[doc(hidden)]
+    pub fn black_begin(&self) -> Option<Address> {
+        self.marking_cycle.as_ref().map(|_| self.black_begin)
+    }
+}
