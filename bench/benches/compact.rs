@@ -14,57 +14,19 @@
 //! `plan` runs, and each iteration builds every to-space page, in the GC thread's order
 //! (highest first), into one reused scratch page, as the GC thread does.
 
+mod model;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use gc::collector::compact_page::{compact_page, CompactSource};
 use gc::collector::plan::{plan, Plan};
 use gc::metadata::Metadata;
 use gc::os::reservation::Reservation;
-use gc::{Address, ObjectModel, SlotKind, PAGE, WORD};
+use gc::{Address, PAGE, WORD};
+use model::{header, Synthetic};
 use std::hint::black_box;
 use std::time::Duration;
 
 const HEAP_BYTES: usize = 64 << 20;
-
-/// Header word: `words | nrefs << 32`; slots `1..=nrefs` hold references (the target address
-/// with its low bit set); the remaining words are plain values (low bits `000`).
-struct Synthetic;
-
-fn header(words: usize, nrefs: usize) -> u64 {
-    words as u64 | (nrefs as u64) << 32
-}
-
-impl ObjectModel for Synthetic {
-    unsafe fn size_bytes(obj: Address) -> usize {
-        // SAFETY: rule 1 of `size_bytes`: `obj` starts a well-formed object in readable memory.
-        (unsafe { obj.as_ptr::<u64>().read() } & 0xffff_ffff) as usize * WORD
-    }
-
-    unsafe fn for_each_slot(obj: Address, f: &mut dyn FnMut(usize, SlotKind)) {
-        // SAFETY: as for `size_bytes`.
-        let n = (unsafe { obj.as_ptr::<u64>().read() } >> 32) as usize;
-        for i in 1..=n {
-            f(i, SlotKind::Strong);
-        }
-    }
-
-    fn decode(word: u64) -> Option<Address> {
-        (word & 7 == 1).then_some(Address(word as usize & !7))
-    }
-
-    fn encode(_word: u64, target: Address) -> u64 {
-        target.as_usize() as u64 | 1
-    }
-
-    unsafe fn write_filler(at: Address, bytes: usize) {
-        // SAFETY: rule 1 of `write_filler`: `[at, at + bytes)` is writable, `bytes >= 8`.
-        unsafe { at.as_mut_ptr::<u64>().write(header(bytes / WORD, 0)) };
-    }
-
-    unsafe fn type_tag(obj: Address) -> u32 {
-        // SAFETY: as for `size_bytes`.
-        (unsafe { obj.as_ptr::<u64>().read() } >> 32) as u32
-    }
-}
 
 /// A small deterministic generator (xorshift64*), so every run builds the same heap.
 struct Rng(u64);
