@@ -21,7 +21,7 @@ use gc::collector::compact_page::{compact_page, CompactSource};
 use gc::collector::plan::{plan, Plan};
 use gc::metadata::Metadata;
 use gc::os::reservation::Reservation;
-use gc::{Address, PAGE, WORD};
+use gc::{PAGE, WORD};
 use model::{header, Synthetic};
 use std::hint::black_box;
 use std::time::Duration;
