@@ -85,6 +85,19 @@ impl Measured {
         )
     }
 
+    /// Work parts of the pauses of one kind or all: the pause minus its time to safepoint.
+    pub fn work(&self, kind: Option<&str>) -> Durations {
+        let Some(s) = &self.stats else {
+            return Durations::new();
+        };
+        Durations::from_values(
+            s.pauses
+                .iter()
+                .filter(|p| matches_kind(&p.kind, kind))
+                .map(|p| p.ns.saturating_sub(p.ttsp_ns)),
+        )
+    }
+
     /// Pause kinds in order of first appearance.
     pub fn kinds(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
