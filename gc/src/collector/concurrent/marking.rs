@@ -41,6 +41,8 @@ pub struct MarkShared {
     /// Objects and bytes shaded this cycle, by anyone.
     pub objects: AtomicU64,
     pub bytes: AtomicU64,
+    /// CPU time of the helper marking threads, all cycles (the GC thread counts its own).
+    pub helper_cpu_ns: AtomicU64,
     /// The non-black plan the GC thread made after the remark, for the flip pause.
     pub plan: Mutex<Option<Plan>>,
 }
@@ -73,6 +75,7 @@ impl Default for MarkShared {
             abort: AtomicBool::new(false),
             objects: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
+            helper_cpu_ns: AtomicU64::new(0),
             plan: Mutex::new(None),
         }
     }
@@ -203,8 +206,11 @@ pub unsafe fn mark_round<M: ObjectModel>(ms: &MarkShared, params: MarkParams) {
             let spawned = std::thread::Builder::new()
                 .name(format!("gc-mark-{}", k + 1))
                 .spawn_scoped(scope, move || {
+                    let cpu0 = crate::os::clock::thread_cpu_ns();
                     // SAFETY: rule 1, passed on.
-                    unsafe { worker_loop::<M>(ms, params, w, stealers, idle, threads) }
+                    unsafe { worker_loop::<M>(ms, params, w, stealers, idle, threads) };
+                    let cpu = crate::os::clock::thread_cpu_ns().saturating_sub(cpu0);
+                    ms.helper_cpu_ns.fetch_add(cpu, Ordering::Relaxed);
                 });
             if spawned.is_err() {
                 // No helper thread: its share of the idle count is taken at once so the
