@@ -250,3 +250,38 @@ fn rewiring_while_marking_thread_mode() {
 fn rewiring_while_marking_with_parallel_markers() {
     rewiring_while_marking(FaultMode::Sigbus, 3);
 }
+
+/// Pacing's last resort: when the program reaches the heap limit while a cycle is still
+/// marking, it waits for that cycle to flip, and the wait is recorded as an allocation stall.
+/// (Step mode keeps the GC thread from marking, so the cycle cannot finish by itself.)
+#[test]
+fn reaching_the_limit_while_marking_is_an_allocation_stall() {
+    let mut cfg = config(FaultMode::Sigbus, false, None);
+    cfg.max_bytes = 8 << 20;
+    cfg.min_trigger_bytes = 1 << 20;
+    let mut w = World::new(cfg, 8, 0);
+    w.heap.set_step_mode(true);
+    // A small live chain in root 1, garbage through root 2.
+    for i in 0..200_000 {
+        if i % 100 == 0 {
+            w.alloc_node_from(1, &[1], 8).unwrap();
+        } else {
+            w.alloc_node_from(2, &[NIL_ROOT], 8).unwrap();
+        }
+    }
+    w.heap.set_step_mode(false);
+    w.collect();
+    w.heap.wait_for_compaction();
+    w.check(true).unwrap_or_else(|e| panic!("{e}"));
+    let s = w.heap.finish();
+    assert!(s.cycles >= 3, "{} cycles", s.cycles);
+    assert!(
+        s.allocation_stalls.count > 0,
+        "no allocation stall recorded: {:?}",
+        s.allocation_stalls
+    );
+    assert_eq!(
+        s.allocation_stalls.count,
+        s.allocation_stalls.list.len() as u64
+    );
+}
