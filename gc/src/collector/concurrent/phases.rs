@@ -2,7 +2,8 @@
 //! the TLAB, put the black boundary on a page boundary, grey the roots, turn the barrier and
 //! black allocation on), the remark pause (take the barrier buffer, finish marking within a
 //! budget or hand the rest back, clear dead weak references), driving a cycle to its flip when
-//! the program must wait for it, cancelling one, the write barrier itself, and pacing.
+//! the program must wait for it (marking beside the GC thread meanwhile), cancelling one, the
+//! write barrier itself, and pacing.
 //!
 //! A cycle's life: initial pause → GC thread marks (`Command::Mark`) → asks for the remark →
 //! remark pause (again and again while the work left is more than a pause may do) → GC thread
@@ -263,6 +264,10 @@ impl<M: ObjectModel> Heap<M> {
         };
         while let Some(mc) = self.marking_cycle.as_ref() {
             let remarked = mc.remarked;
+            if !remarked && self.marking {
+                // The program waits anyway: it marks beside the GC thread meanwhile.
+                self.help_mark();
+            }
             sh.wait_phase_idle();
             sh.safepoints.advance.store(false, Ordering::SeqCst);
             let now = monotonic_ns();
@@ -279,6 +284,31 @@ impl<M: ObjectModel> Heap<M> {
                 monotonic_ns().saturating_sub(t0),
             );
         }
+    }
+
+    /// Marks on this thread from the shared grey queue until it is empty (the GC thread may
+    /// be marking too: shading is atomic, and the remark drains whatever is left).
+    fn help_mark(&mut self) {
+        let Some(sh) = self.conc.as_ref().map(|c| c.sh.clone()) else {
+            return;
+        };
+        let mut tracer = Tracer::new(&self.meta, self.base(), self.black_begin);
+        let mut stack: Vec<Address> = Vec::new();
+        loop {
+            let obj = match stack.pop() {
+                Some(o) => o,
+                None => match sh.mark.queue.steal() {
+                    crossbeam_deque::Steal::Success(a) => a,
+                    crossbeam_deque::Steal::Retry => continue,
+                    crossbeam_deque::Steal::Empty => break,
+                },
+            };
+            // SAFETY: the cycle is marking (its parameters are current); queued objects are
+            // shaded objects of this cycle; the binding contract holds.
+            unsafe { tracer.scan::<M>(obj, &mut |a| stack.push(a)) };
+        }
+        sh.mark.objects.fetch_add(tracer.objects, Ordering::Relaxed);
+        sh.mark.bytes.fetch_add(tracer.bytes, Ordering::Relaxed);
     }
 
     /// A full concurrent collection now (an explicit request): start a cycle unless one is
