@@ -266,6 +266,8 @@ impl Vm {
         let hash = crate::object::hash_bytes(bytes);
         // SAFETY: tables read from roots; no safepoint until the value is copied out.
         unsafe {
+            // A weak lookup, but the key is only compared by identity and dropped before the
+            // next safepoint: it never becomes a strong reference, so it needs no shading.
             let key = table::find_string(self.core.roots.strings.entries, bytes, hash)?;
             let v = table::get(self.core.roots.globals.entries, key, hash)?;
             Some(HostValue::from_value(v))

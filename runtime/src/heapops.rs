@@ -4,7 +4,10 @@
 //!
 //! The rule this file enforces: a value in a Rust local is stale after any allocation. Values
 //! the caller needs afterwards travel through `alloc_keep`, which parks them in the temp roots
-//! only when the slow path (and so a possible collection) is taken.
+//! only when the slow path (and so a possible collection) is taken. And a second one, for
+//! concurrent marking: a reference slot of an object that existed at the last safepoint is
+//! overwritten only through `Obj::store` with the heap as barrier (barrier.rs); the plain
+//! `set` here initialises objects allocated since the last safepoint.
 
 use crate::object::{self, field, header, tag, words, Obj, MAX_OBJECT_WORDS};
 use crate::roots::TableMeta;
@@ -19,6 +22,20 @@ pub enum TableRef {
     Globals,
     /// A Class (methods) or Instance (fields): both keep count and entries at the same words.
     Object(Value),
+}
+
+/// Empties the weak key slots of an intern-table array the table no longer uses. A concurrent
+/// cycle that started before the table grew has marked that array (it was a root then), so it
+/// survives the cycle as floating garbage; but only the table's current array has its dead
+/// keys cleared by the weak sweep, and a dangling weak key left in the old one would point at
+/// a freed string after compaction. No barrier: weak slots are not part of the marking
+/// snapshot, and the values (nil or true) are no references.
+fn clear_weak_keys(old: Obj) {
+    debug_assert_eq!(old.tag(), tag::WEAK_ENTRIES);
+    for i in 0..old.entries_capacity() {
+        old.set(field::ENTRIES_START + 2 * i, Value::NIL);
+        old.set(field::ENTRIES_START + 2 * i + 1, Value::TRUE);
+    }
 }
 
 impl VmCore {
@@ -59,6 +76,10 @@ impl VmCore {
         let hash = object::hash_bytes(bytes);
         // SAFETY: the intern table's entries come from a root and no safepoint intervenes.
         if let Some(s) = unsafe { table::find_string(self.roots.strings.entries, bytes, hash) } {
+            // The intern table holds its keys weakly: while a cycle marks, a string reachable
+            // only from it may be unmarked, and would be swept from the table and freed while
+            // the program holds it. Handing it out makes it strong, so it joins the snapshot.
+            self.heap.shade(s.0);
             return Ok(s);
         }
         if bytes.len() > u32::MAX as usize {
@@ -95,7 +116,9 @@ impl VmCore {
         let sv = s.value();
         // SAFETY: entries array from a root, allocated above or before; no safepoint since.
         let e = unsafe { Obj::from_value(self.roots.strings.entries) };
-        let (_, grows) = table::insert(e, sv, hash, Value::NIL);
+        // An existing array: the pair's old words (nil, or a tombstone's `true`) go through the
+        // barrier like any overwrite.
+        let (_, grows) = table::insert(e, sv, hash, Value::NIL, &mut self.heap);
         if grows {
             self.roots.strings.count += 1;
         }
@@ -117,8 +140,13 @@ impl VmCore {
         // are intact strings: a collection tombstones dead keys before it frees anything, so a
         // key still present is live or dead-but-not-yet-collected (memory untouched).
         let n = unsafe { table::rehash(meta.entries, e) };
-        meta.entries = e.value();
+        let old = std::mem::replace(&mut meta.entries, e.value());
         meta.count = n;
+        if old.is_object() {
+            // SAFETY: `old` was the table's array until just now (read from the root after
+            // the allocation); it is live and current.
+            clear_weak_keys(unsafe { Obj::from_value(old) });
+        }
         Ok(())
     }
 
@@ -144,7 +172,9 @@ impl VmCore {
         // re-read after the growth).
         let hash = unsafe { Obj::from_value(key) }.string_hash();
         // SAFETY: entries non-nil (capacity was ensured) and current.
-        let (is_new, grows) = table::insert(unsafe { Obj::from_value(entries) }, key, hash, value);
+        let e = unsafe { Obj::from_value(entries) };
+        // The array may predate the last safepoint (or a cycle's start): a barriered store.
+        let (is_new, grows) = table::insert(e, key, hash, value, &mut self.heap);
         if grows {
             self.add_to_count(t, 1);
         }
@@ -201,7 +231,9 @@ impl VmCore {
                 // SAFETY: as in `table_meta`.
                 let o = unsafe { Obj::from_value(o) };
                 o.set_word(field::TABLE_COUNT, count as u64);
-                o.set(field::TABLE_ENTRIES, entries);
+                // The new array is black (allocated during marking, never traced): the old
+                // one must be shaded, or the entries only it still shows marking would miss.
+                o.store(&mut self.heap, field::TABLE_ENTRIES, entries);
             }
         }
     }
@@ -312,14 +344,17 @@ impl VmCore {
         u.set(field::UPVALUE_NEXT, cur);
         match prev {
             None => self.roots.open_upvalues = u.value(),
-            Some(p) => p.set(field::UPVALUE_NEXT, u.value()),
+            // `p` is an existing upvalue: its old successor is now reachable only through the
+            // new (black, untraced) upvalue, so the barrier must see it.
+            Some(p) => p.store(&mut self.heap, field::UPVALUE_NEXT, u.value()),
         }
         Ok(u.value())
     }
 
     /// Closes every open upvalue for a stack slot at or above `last`: the value moves into the
-    /// upvalue and the upvalue leaves the open list. Never allocates.
-    #[inline]
+    /// upvalue and the upvalue leaves the open list. Never allocates. Kept out of the
+    /// dispatch loop: inlined there (with its barriers) it slowed calls that close nothing.
+    #[inline(never)]
     pub(crate) fn close_upvalues(&mut self, last: usize) {
         let last = last as u64;
         while self.roots.open_upvalues.is_object() {
@@ -329,10 +364,17 @@ impl VmCore {
             if i < last {
                 break;
             }
-            u.set(field::UPVALUE_CLOSED, self.roots.stack.get(i as usize));
+            // An open upvalue's closed slot holds nil, but it is an overwrite of an existing
+            // object all the same; unlinking drops the reference to the next open upvalue,
+            // which the barrier must see (the list head, a root, is not re-scanned).
+            u.store(
+                &mut self.heap,
+                field::UPVALUE_CLOSED,
+                self.roots.stack.get(i as usize),
+            );
             u.set_word(field::UPVALUE_INDEX, object::UPVALUE_CLOSED);
             self.roots.open_upvalues = u.get(field::UPVALUE_NEXT);
-            u.set(field::UPVALUE_NEXT, Value::NIL);
+            u.store(&mut self.heap, field::UPVALUE_NEXT, Value::NIL);
         }
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! The compiler (`scanner`, `compiler`) produces off-heap prototypes (`chunk`); the loader
 //! (`load`) turns them into heap objects; the VM (`vm`) runs them. Values are NaN-boxed words
-//! (`value`), objects are laid out for the collector (`object`), and everything that refers into
-//! the heap from outside is a root (`roots`). The public face is `api`.
+//! (`value`), objects are laid out for the collector (`object`), stores into existing objects go
+//! through the write barrier (`barrier`), and everything that refers into the heap from outside
+//! is a root (`roots`). The public face is `api`.
 
 pub mod api;
+pub mod barrier;
 pub mod chunk;
 pub mod code;
 pub mod compiler;

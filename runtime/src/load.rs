@@ -3,7 +3,8 @@
 //! and wraps the top-level function in a closure.
 //!
 //! Everything built so far stays in the temp roots while the next object is allocated, since
-//! any allocation may move all of it. The walk over nested functions is iterative (an explicit
+//! any allocation may move all of it. Each object is filled right after its own allocation,
+//! before the next safepoint: initialising stores, which need no write barrier (barrier.rs). The walk over nested functions is iterative (an explicit
 //! stack), so deeply nested source cannot overflow the Rust stack here.
 
 use crate::chunk::{Constant, Proto};

@@ -23,6 +23,7 @@
 //! `Obj` is a raw object pointer for use strictly between two safepoints; this module never
 //! allocates.
 
+use crate::barrier::Barrier;
 use crate::value::Value;
 use gc::{Address, ObjectModel, SlotKind, WORD};
 
@@ -174,8 +175,18 @@ impl Obj {
         Value(self.word(i))
     }
 
+    /// An initialising store (or a non-reference word): no barrier. Overwriting a reference
+    /// slot of an object that existed at the last safepoint must use [`Obj::store`].
     #[inline(always)]
     pub fn set(self, i: usize, v: Value) {
+        self.set_word(i, v.0)
+    }
+
+    /// Overwrites reference slot `i` with `v`, telling `barrier` the slot's old word first
+    /// (see barrier.rs): the heap for an existing object, `Fresh` for one being initialised.
+    #[inline(always)]
+    pub fn store<B: Barrier>(self, barrier: &mut B, i: usize, v: Value) {
+        barrier.overwriting(self.word(i));
         self.set_word(i, v.0)
     }
 

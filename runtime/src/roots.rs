@@ -209,6 +209,8 @@ impl RootSet for Roots {
 
     fn sweep_weak(&mut self, is_live: &dyn Fn(Address) -> bool) {
         // Intern table: a dead key becomes a tombstone (count unchanged: it still counts).
+        // Plain stores, no write barrier: this runs inside a pause after marking ended, and
+        // the key it drops is dead by definition.
         if self.strings.entries.is_object() {
             // SAFETY: the entries array is reachable from a strong root and the collector has not
             // moved anything yet (sweep_weak runs after marking, before compaction).

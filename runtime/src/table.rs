@@ -7,6 +7,7 @@
 //! live entries and tombstones, so probing always finds an empty pair. The functions here never
 //! allocate: growing a table is the allocator's job (heapops.rs), using `rehash`.
 
+use crate::barrier::{Barrier, Fresh};
 use crate::object::{field, Obj};
 use crate::value::Value;
 
@@ -109,18 +110,30 @@ pub unsafe fn get(entries: Value, key: Value, hash: u32) -> Option<Value> {
 
 /// Sets `key` to `value` in `e`, which has room (`!needs_grow`). Returns whether the key was
 /// new, and whether the owner's count must grow (not when the key reuses a tombstone).
+/// `barrier` sees the pair's old key and value (the heap for an existing array, `Fresh` for
+/// one being filled since its allocation).
 #[inline(always)]
-pub fn insert(e: Obj, key: Value, hash: u32, value: Value) -> (bool, bool) {
+pub fn insert<B: Barrier>(
+    e: Obj,
+    key: Value,
+    hash: u32,
+    value: Value,
+    barrier: &mut B,
+) -> (bool, bool) {
     let i = find_pair(e, key, hash);
     let old_key = key_at(e, i);
     let is_new = old_key != key;
     let count_grows = is_new && value_at(e, i).is_nil();
-    e.set(key_word(i), key);
-    e.set(key_word(i) + 1, value);
+    // The key slot changes only when it held nil (empty or tombstone): the barrier's old word
+    // is then no reference and costs nothing more than the flag test.
+    if is_new {
+        e.store(barrier, key_word(i), key);
+    }
+    e.store(barrier, key_word(i) + 1, value);
     (is_new, count_grows)
 }
 
-/// Fills `e` with empty pairs (a freshly allocated array).
+/// Fills `e` with empty pairs (a freshly allocated array: initialising stores, no barrier).
 pub fn clear(e: Obj) {
     for w in field::ENTRIES_START..e.size_words() {
         e.set(w, Value::NIL);
@@ -128,7 +141,9 @@ pub fn clear(e: Obj) {
 }
 
 /// Copies the live pairs of `old` (nil for none) into the empty array `new`, returning how many.
-/// Key hashes are read from the key strings.
+/// Key hashes are read from the key strings. `new` must have been allocated since the last
+/// safepoint: filling it is initialising, so no barrier runs (`old` itself is not changed, and
+/// whatever it refers to stays in the marking snapshot through it).
 ///
 /// # Safety
 /// 1. `old` is nil or a live entries array whose keys are live strings.
@@ -144,7 +159,7 @@ pub unsafe fn rehash(old: Value, new: Obj) -> usize {
         if k.is_object() {
             // SAFETY: rule 1: keys are live strings.
             let hash = unsafe { Obj::from_value(k) }.string_hash();
-            insert(new, k, hash, value_at(o, i));
+            insert(new, k, hash, value_at(o, i), &mut Fresh);
             n += 1;
         }
     }
@@ -181,11 +196,18 @@ pub unsafe fn find_string(entries: Value, bytes: &[u8], hash: u32) -> Option<Val
 }
 
 /// Overwrites the value of an existing `key`; returns false (changing nothing) if absent.
+/// `barrier` sees the old value.
 ///
 /// # Safety
 /// 1. `entries` is nil or a live entries array.
 #[inline(always)]
-pub unsafe fn set_existing(entries: Value, key: Value, hash: u32, value: Value) -> bool {
+pub unsafe fn set_existing<B: Barrier>(
+    entries: Value,
+    key: Value,
+    hash: u32,
+    value: Value,
+    barrier: &mut B,
+) -> bool {
     if !entries.is_object() {
         return false;
     }
@@ -195,7 +217,7 @@ pub unsafe fn set_existing(entries: Value, key: Value, hash: u32, value: Value) 
     if key_at(e, i) != key {
         return false;
     }
-    e.set(key_word(i) + 1, value);
+    e.store(barrier, key_word(i) + 1, value);
     true
 }
 
@@ -252,7 +274,7 @@ mod tests {
         let mut count = 0;
         for (i, &k) in keys.iter().enumerate() {
             assert!(!needs_grow(count, 8));
-            let (is_new, grows) = insert(e, k, hash(k), Value::number(i as f64));
+            let (is_new, grows) = insert(e, k, hash(k), Value::number(i as f64), &mut Fresh);
             assert!(is_new && grows);
             count += 1;
         }
@@ -263,19 +285,31 @@ mod tests {
             let found = unsafe { get(ev, k, hash(k)) };
             assert_eq!(found, Some(Value::number(i as f64)));
         }
-        let (is_new, grows) = insert(e, keys[2], hash(keys[2]), Value::TRUE);
+        let (is_new, grows) = insert(e, keys[2], hash(keys[2]), Value::TRUE, &mut Fresh);
         assert!(!is_new && !grows);
         // SAFETY: as above.
         unsafe {
             assert_eq!(get(ev, keys[2], hash(keys[2])), Some(Value::TRUE));
-            assert!(set_existing(ev, keys[3], hash(keys[3]), Value::NIL));
+            assert!(set_existing(
+                ev,
+                keys[3],
+                hash(keys[3]),
+                Value::NIL,
+                &mut Fresh
+            ));
             assert_eq!(get(ev, keys[3], hash(keys[3])), Some(Value::NIL));
         }
         let other = a.string("absent");
         // SAFETY: as above.
         unsafe {
             assert_eq!(get(ev, other, hash(other)), None);
-            assert!(!set_existing(ev, other, hash(other), Value::NIL));
+            assert!(!set_existing(
+                ev,
+                other,
+                hash(other),
+                Value::NIL,
+                &mut Fresh
+            ));
             assert_eq!(get(Value::NIL, other, hash(other)), None);
         }
         let bigger = a.entries(grown_capacity(8));
@@ -295,7 +329,7 @@ mod tests {
         let keys: Vec<Value> = (0..5).map(|i| a.string(&format!("t{i}"))).collect();
         let e = a.entries(8);
         for &k in &keys {
-            insert(e, k, hash(k), Value::TRUE);
+            insert(e, k, hash(k), Value::TRUE, &mut Fresh);
         }
         // Tombstone the first key the way the intern table's sweep does.
         let i = find_pair(e, keys[0], hash(keys[0]));
@@ -308,7 +342,7 @@ mod tests {
         // SAFETY: arena memory.
         assert_eq!(unsafe { get(e.value(), keys[0], hash(keys[0])) }, None);
         // Re-inserting lands on a tombstone or an empty pair; only the latter counts.
-        let (is_new, _) = insert(e, keys[0], hash(keys[0]), Value::FALSE);
+        let (is_new, _) = insert(e, keys[0], hash(keys[0]), Value::FALSE, &mut Fresh);
         assert!(is_new);
         // A rehash drops tombstones: tombstone the key again, wherever it went.
         let fresh = a.entries(8);
@@ -319,6 +353,43 @@ mod tests {
         assert_eq!(unsafe { rehash(e.value(), fresh) }, 4);
     }
 
+    /// Records the old words a barrier is told about.
+    struct Record(Vec<u64>);
+
+    impl Barrier for Record {
+        fn overwriting(&mut self, old: u64) {
+            self.0.push(old);
+        }
+    }
+
+    #[test]
+    fn overwrites_report_the_old_words_to_the_barrier() {
+        let mut a = Arena {
+            objects: Vec::new(),
+        };
+        let k = a.string("k");
+        let v1 = a.string("v1");
+        let v2 = a.string("v2");
+        let e = a.entries(8);
+        let mut r = Record(Vec::new());
+        // A new key lands on an empty pair: both old words are nil.
+        insert(e, k, hash(k), v1, &mut r);
+        assert_eq!(r.0, vec![Value::NIL.0, Value::NIL.0]);
+        // Overwriting the value reports the value it replaces; the key slot is not written.
+        r.0.clear();
+        insert(e, k, hash(k), v2, &mut r);
+        assert_eq!(r.0, vec![v1.0]);
+        r.0.clear();
+        // SAFETY: arena memory.
+        assert!(unsafe { set_existing(e.value(), k, hash(k), Value::TRUE, &mut r) });
+        assert_eq!(r.0, vec![v2.0]);
+        // A miss changes nothing and reports nothing.
+        r.0.clear();
+        // SAFETY: arena memory.
+        assert!(!unsafe { set_existing(e.value(), v1, hash(v1), Value::NIL, &mut r) });
+        assert!(r.0.is_empty());
+    }
+
     #[test]
     fn strings_are_found_by_content() {
         let mut a = Arena {
@@ -326,7 +397,7 @@ mod tests {
         };
         let e = a.entries(8);
         let s = a.string("hello");
-        insert(e, s, hash(s), Value::NIL);
+        insert(e, s, hash(s), Value::NIL, &mut Fresh);
         // SAFETY: arena memory.
         unsafe {
             assert_eq!(

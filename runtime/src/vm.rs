@@ -494,8 +494,13 @@ impl VmCore {
                 unsafe { Obj::from_value(cur) }.get(field::CLOSURE_UPVALUES + index)
             };
             // SAFETY: the new closure is on top of the stack, re-read after the capture.
-            unsafe { Obj::from_value(self.roots.stack.peek(0)) }
-                .set(field::CLOSURE_UPVALUES + i, up);
+            // A capture may have been a safepoint, so the closure is not fresh any more: the
+            // store is barriered (its old word is the nil `new_closure` wrote).
+            unsafe { Obj::from_value(self.roots.stack.peek(0)) }.store(
+                &mut self.heap,
+                field::CLOSURE_UPVALUES + i,
+                up,
+            );
         }
         Ok(operands)
     }
@@ -700,7 +705,9 @@ impl VmCore {
                     op::SET_GLOBAL => {
                         let name = constant!();
                         let hash = Obj::from_value(name).string_hash();
-                        if !table::set_existing(self.roots.globals.entries, name, hash, peek!(0)) {
+                        let v = peek!(0);
+                        let entries = self.roots.globals.entries;
+                        if !table::set_existing(entries, name, hash, v, &mut self.heap) {
                             fail!(self.error_with_name(b"Undefined variable '", name, b"'."));
                         }
                     }
@@ -719,7 +726,7 @@ impl VmCore {
                         let u = Obj::from_value(closure.get(field::CLOSURE_UPVALUES + i));
                         let at = u.word(field::UPVALUE_INDEX);
                         if at == UPVALUE_CLOSED {
-                            u.set(field::UPVALUE_CLOSED, peek!(0));
+                            u.store(&mut self.heap, field::UPVALUE_CLOSED, peek!(0));
                         } else {
                             *stack_base.add(at as usize) = peek!(0);
                         }

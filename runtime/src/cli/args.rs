@@ -79,6 +79,11 @@ pub struct Args {
     /// After a cycle, the next one starts when the heap reaches live bytes times F (F > 1).
     #[arg(long = "gc-growth", value_name = "F", value_parser = parse_growth)]
     pub gc_growth: Option<f64>,
+
+    /// Threads that mark a concurrent cycle (N >= 1) [default: 1 on up to 2 CPUs, else half
+    /// the CPUs, at most 8]
+    #[arg(long = "gc-threads", value_name = "N", value_parser = parse_threads)]
+    pub gc_threads: Option<usize>,
 }
 
 impl Args {
@@ -109,6 +114,9 @@ impl Args {
         if let Some(f) = self.gc_growth {
             cfg.growth_factor = f;
         }
+        cfg.gc_threads = self
+            .gc_threads
+            .unwrap_or_else(gc::config::default_gc_threads);
         if cfg.min_trigger_bytes > cfg.max_bytes {
             // A trigger above the ceiling would never fire before the heap is full; clamp only
             // when the user did not ask for it explicitly, so an explicit contradiction is loud.
@@ -156,6 +164,19 @@ fn parse_positive_u64(s: &str) -> Result<u64, String> {
     match s.trim().parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!("'{s}' is not a positive whole number")),
+    }
+}
+
+/// Most marking threads accepted: far beyond any useful count, low enough that a typo cannot
+/// ask for thousands of threads.
+const MAX_GC_THREADS: usize = 256;
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_GC_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{s}' is not a thread count (a whole number from 1 to {MAX_GC_THREADS})"
+        )),
     }
 }
 
@@ -288,6 +309,21 @@ mod tests {
         // A small ceiling with the default trigger clamps the trigger instead of failing.
         let cfg = parse(&["--heap-max", "1M"]).unwrap().heap_config().unwrap();
         assert_eq!(cfg.min_trigger_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn marking_threads_are_checked() {
+        let threads = |args: &[&str]| parse(args).unwrap().heap_config().unwrap().gc_threads;
+        assert_eq!(threads(&["x.lox"]), gc::config::default_gc_threads());
+        assert_eq!(threads(&["--gc-threads", "3", "x.lox"]), 3);
+        assert_eq!(threads(&["--gc-threads=1", "x.lox"]), 1);
+        assert_eq!(threads(&["--gc", "stw", "--gc-threads", "2"]), 2);
+        for bad in ["0", "-1", "two", "", "1.5", "100000"] {
+            assert!(parse(&["--gc-threads", bad, "x.lox"]).is_err(), "{bad:?}");
+        }
+        use clap::CommandFactory;
+        let help = Args::command().render_long_help().to_string();
+        assert!(help.contains("--gc-threads <N>"), "{help}");
     }
 
     #[test]
