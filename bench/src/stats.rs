@@ -1,4 +1,5 @@
-//! Summary statistics for timings: the median of repeated runs and the geometric mean of ratios.
+//! Summary statistics for timings: the median of repeated runs, their spread, and the
+//! geometric mean of ratios.
 
 /// The median of `xs` (the mean of the two middle values for an even count); `None` when empty
 /// or when a value is NaN.
@@ -26,9 +27,29 @@ pub fn geomean(xs: &[f64]) -> Option<f64> {
     Some(mean_log.exp())
 }
 
+/// How far apart repeated timings are: `(max - min) / median`; `None` when there is no
+/// median or it is not positive.
+pub fn spread(xs: &[f64]) -> Option<f64> {
+    let m = median(xs)?;
+    if m <= 0.0 {
+        return None;
+    }
+    let max = xs.iter().copied().fold(f64::MIN, f64::max);
+    let min = xs.iter().copied().fold(f64::MAX, f64::min);
+    Some((max - min) / m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spread_is_range_over_median() {
+        assert_eq!(spread(&[1.0, 2.0, 3.0]), Some(1.0));
+        assert_eq!(spread(&[5.0]), Some(0.0));
+        assert_eq!(spread(&[]), None);
+        assert_eq!(spread(&[0.0, 0.0]), None);
+    }
 
     #[test]
     fn median_of_odd_and_even_counts() {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::output;
 use crate::run::{run, Run};
-use crate::stats::{geomean, median};
+use crate::stats::{geomean, median, spread};
 
 /// An interpreter under test.
 pub struct Interp {
@@ -103,6 +103,11 @@ pub fn execute(plan: &Plan) -> bool {
             print!(" {:>12}", format!("{}/{}", i.label, plan.interps[0].label));
         }
     }
+    // The spread of each interpreter's runs, (max - min) / median: how far apart the runs
+    // behind a median were, so that a ratio can be read against the noise.
+    for i in &plan.interps {
+        print!(" {:>10}", format!("{} spread", i.label));
+    }
     println!();
 
     for program in &plan.programs {
@@ -164,6 +169,13 @@ pub fn execute(plan: &Plan) -> bool {
                     }
                     _ => print!(" {:>12}", "-"),
                 }
+            }
+        }
+        for runs in &m {
+            let times: Vec<f64> = runs.iter().map(|r| r.seconds).collect();
+            match spread(&times) {
+                Some(sp) => print!(" {:>9.1}%", sp * 100.0),
+                None => print!(" {:>10}", "-"),
             }
         }
         println!();

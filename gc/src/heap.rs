@@ -129,6 +129,19 @@ impl<M: ObjectModel> Heap<M> {
         let created_ns = monotonic_ns();
         let safepoints = Arc::new(Safepoints::new(created_ns));
         let mut conc = None;
+        let mut config = config;
+        if cfg!(feature = "no-write-barrier") {
+            // Built without the barrier (a measurement build): concurrent marking would lose
+            // objects, so this heap runs stop-the-world, and says so.
+            if config.mode.fault_mode().is_some() {
+                stats.fallback_reason = Some(
+                    "built without the write barrier (no-write-barrier); running stop-the-world"
+                        .into(),
+                );
+                stats.collector = "stw";
+            }
+            config.mode = crate::config::GcMode::StopTheWorld;
+        }
         if let Some(fault) = config.mode.fault_mode() {
             stats.fault_mode = Some(fault.name());
             match Concurrent::new::<M>(&space, &from_space, fault, safepoints.clone(), mask) {

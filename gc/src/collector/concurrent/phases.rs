@@ -59,7 +59,7 @@ impl<M: ObjectModel> Heap<M> {
     /// objects) need no barrier.
     #[inline(always)]
     pub fn write_barrier(&mut self, old: u64) {
-        if self.marking {
+        if cfg!(not(feature = "no-write-barrier")) && self.marking {
             self.shade_slow(old);
         }
     }
@@ -69,11 +69,14 @@ impl<M: ObjectModel> Heap<M> {
     /// that marking never saw. Same cost as [`Heap::write_barrier`] otherwise.
     #[inline(always)]
     pub fn shade(&mut self, word: u64) {
-        if self.marking {
+        if cfg!(not(feature = "no-write-barrier")) && self.marking {
             self.shade_slow(word);
         }
     }
 
+    // Cold: kept out of line and its call placed off the hot path, so that a barrier in
+    // the interpreter's dispatch loop costs the flag test and nothing else when off.
+    #[cold]
     #[inline(never)]
     fn shade_slow(&mut self, word: u64) {
         let mut t = Tracer::new(&self.meta, self.base(), self.black_begin);
