@@ -87,24 +87,17 @@ fn bench_barrier(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(2))
         .throughput(Throughput::Elements(1));
-    group.bench_function("plain_store", |b| {
-        let mut at = 0;
-        b.iter_custom(|iters| {
-            let t = Instant::now();
-            stores(&mut heap, &roots, at, iters as usize, false);
-            at = (at + iters as usize) % OBJECTS;
-            t.elapsed()
-        })
-    });
-    group.bench_function("barrier_off", |b| {
-        let mut at = 0;
-        b.iter_custom(|iters| {
-            let t = Instant::now();
-            stores(&mut heap, &roots, at, iters as usize, true);
-            at = (at + iters as usize) % OBJECTS;
-            t.elapsed()
-        })
-    });
+    for (name, barrier) in [("plain_store", false), ("barrier_off", true)] {
+        group.bench_function(name, |b| {
+            let mut at = 0;
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                stores(&mut heap, &roots, at, iters as usize, barrier);
+                at = (at + iters as usize) % OBJECTS;
+                t.elapsed()
+            })
+        });
+    }
     if heap.is_concurrent() {
         heap.set_step_mode(true);
         // White: a fresh cycle per batch (its initial pause and the batch's end are untimed);

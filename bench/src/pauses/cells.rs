@@ -2,7 +2,7 @@
 //! pause distributions by kind, MMU, stalls. Everything the report, results.json and the plots
 //! show comes from here, so they cannot disagree.
 
-use super::gcstats::GcStats;
+use super::gcstats::{GcStats, Pause};
 use super::hist::{Durations, Summary};
 use super::mmu::Timeline;
 
@@ -59,8 +59,8 @@ fn matches_kind(kind: &str, want: Option<&str>) -> bool {
 }
 
 impl Measured {
-    /// Pause durations, all kinds (`None`) or one.
-    pub fn pauses(&self, kind: Option<&str>) -> Durations {
+    /// One figure of every pause of one kind (or all, `None`).
+    fn pause_figures(&self, kind: Option<&str>, figure: fn(&Pause) -> u64) -> Durations {
         let Some(s) = &self.stats else {
             return Durations::new();
         };
@@ -68,34 +68,23 @@ impl Measured {
             s.pauses
                 .iter()
                 .filter(|p| matches_kind(&p.kind, kind))
-                .map(|p| p.ns),
+                .map(figure),
         )
+    }
+
+    /// Pause durations, all kinds (`None`) or one.
+    pub fn pauses(&self, kind: Option<&str>) -> Durations {
+        self.pause_figures(kind, |p| p.ns)
     }
 
     /// Time-to-safepoint parts of the pauses of one kind or all.
     pub fn ttsp(&self, kind: Option<&str>) -> Durations {
-        let Some(s) = &self.stats else {
-            return Durations::new();
-        };
-        Durations::from_values(
-            s.pauses
-                .iter()
-                .filter(|p| matches_kind(&p.kind, kind))
-                .map(|p| p.ttsp_ns),
-        )
+        self.pause_figures(kind, |p| p.ttsp_ns)
     }
 
     /// Work parts of the pauses of one kind or all: the pause minus its time to safepoint.
     pub fn work(&self, kind: Option<&str>) -> Durations {
-        let Some(s) = &self.stats else {
-            return Durations::new();
-        };
-        Durations::from_values(
-            s.pauses
-                .iter()
-                .filter(|p| matches_kind(&p.kind, kind))
-                .map(|p| p.ns.saturating_sub(p.ttsp_ns)),
-        )
+        self.pause_figures(kind, |p| p.ns.saturating_sub(p.ttsp_ns))
     }
 
     /// Pause kinds in order of first appearance.
