@@ -33,6 +33,11 @@ const REMARK_BUDGET_NS: u64 = 60_000;
 /// Remark pauses with a budget before one finishes the marking regardless.
 const BUDGETED_REMARKS: u32 = 8;
 
+/// `--gc-stress`: stress points a cycle's marking overlaps before the next one drives it to
+/// its flip. (Over the conformance corpus, letting cycles finish only at the GC thread's pace
+/// completed 221 cycles, 192 of the 246 programs none: short programs ended first.)
+const STRESS_OVERLAP: u32 = 4;
+
 /// A concurrent cycle between its initial pause and its flip.
 pub struct MarkingCycle {
     /// The cycle's number.
@@ -45,6 +50,8 @@ pub struct MarkingCycle {
     /// flip is next.
     pub remarked: bool,
     pub remarked_ns: u64,
+    /// `--gc-stress` points passed since the initial pause.
+    pub stress_points: u32,
 }
 
 impl<M: ObjectModel> Heap<M> {
@@ -174,6 +181,7 @@ impl<M: ObjectModel> Heap<M> {
             remarks: 0,
             remarked: false,
             remarked_ns: 0,
+            stress_points: 0,
         });
         if !self.step_mode {
             sh.send_phase(Command::Mark);
@@ -324,11 +332,21 @@ impl<M: ObjectModel> Heap<M> {
     }
 
     /// `--gc-stress` in concurrent mode: start a cycle when none is being marked (waiting for
-    /// a running compaction first, not counted as a stall).
+    /// a running compaction first, not counted as a stall); at the stress points that follow,
+    /// let marking overlap the program, and at the `STRESS_OVERLAP`th drive the cycle to its
+    /// flip, so that cycles complete (and are verified) even in short programs.
     pub(crate) fn stress_cycle(&mut self, roots: &mut dyn RootSet) {
-        if self.marking_cycle.is_none() {
-            self.finish_running_cycle(false);
-            self.start_cycle(roots);
+        match self.marking_cycle.as_mut() {
+            None => {
+                self.finish_running_cycle(false);
+                self.start_cycle(roots);
+            }
+            Some(mc) => {
+                mc.stress_points += 1;
+                if mc.stress_points >= STRESS_OVERLAP {
+                    self.drive_to_flip(roots, false);
+                }
+            }
         }
     }
 
