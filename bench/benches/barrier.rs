@@ -76,6 +76,22 @@ fn stores(heap: &mut Heap<Synthetic>, roots: &VecRoots, from: usize, n: usize, b
     }
 }
 
+/// Times `stores` walking the objects round and round, `iters` stores per sample.
+fn timed_stores(
+    b: &mut criterion::Bencher<'_>,
+    heap: &mut Heap<Synthetic>,
+    roots: &VecRoots,
+    barrier: bool,
+) {
+    let mut at = 0;
+    b.iter_custom(|iters| {
+        let t = Instant::now();
+        stores(heap, roots, at, iters as usize, barrier);
+        at = (at + iters as usize) % OBJECTS;
+        t.elapsed()
+    })
+}
+
 fn bench_barrier(c: &mut Criterion) {
     let Some((mut heap, mut roots)) = world() else {
         eprintln!("barrier: skipped: cannot create a heap");
@@ -88,15 +104,7 @@ fn bench_barrier(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2))
         .throughput(Throughput::Elements(1));
     for (name, barrier) in [("plain_store", false), ("barrier_off", true)] {
-        group.bench_function(name, |b| {
-            let mut at = 0;
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                stores(&mut heap, &roots, at, iters as usize, barrier);
-                at = (at + iters as usize) % OBJECTS;
-                t.elapsed()
-            })
-        });
+        group.bench_function(name, |b| timed_stores(b, &mut heap, &roots, barrier));
     }
     if heap.is_concurrent() {
         heap.set_step_mode(true);
@@ -125,13 +133,7 @@ fn bench_barrier(c: &mut Criterion) {
         heap.start_concurrent_cycle(&mut roots);
         while heap.step_mark(1 << 16) > 0 {}
         group.bench_function("barrier_on_marked", |b| {
-            let mut at = 0;
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                stores(&mut heap, &roots, at, iters as usize, true);
-                at = (at + iters as usize) % OBJECTS;
-                t.elapsed()
-            })
+            timed_stores(b, &mut heap, &roots, true)
         });
         heap.finish();
     }
