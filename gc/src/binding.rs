@@ -22,6 +22,11 @@ pub enum SlotKind {
 /// (the header word) inside the heap or inside the from-space copy during compaction; they must
 /// read only the object's own words and must not allocate, lock or panic (compaction will call
 /// them from a signal handler in the concurrent collector).
+///
+/// Concurrent marking reads objects while the program runs, so the binding promises that an
+/// object's size and the set of its reference slots never change once it is initialised (only
+/// the values in its slots do, and every such store of a reference is preceded by
+/// `Heap::write_barrier` with the old value).
 pub trait ObjectModel: 'static {
     /// Size in bytes of the object starting at `obj` (a multiple of 8, at least 8), from its
     /// header.
