@@ -303,42 +303,56 @@ fn find_work(
     }
 }
 
+/// How much marking one call of [`drain`] may do.
+#[derive(Copy, Clone, Debug)]
+pub enum Budget {
+    /// Until everything reachable is marked.
+    Unbounded,
+    /// Until this monotonic time (checked every 256 objects).
+    Until(u64),
+    /// At most this many objects scanned.
+    Objects(usize),
+}
+
 /// Marks, on the calling thread, everything reachable from `stack` and from the shared queue,
-/// until done or until `deadline_ns` (monotonic) passes; on the deadline the work left goes
-/// back to the shared queue and the call returns false. The remark pause runs this.
+/// within `budget`; when the budget runs out the work left goes back to the shared queue.
+/// Returns whether marking ran dry (nothing left) and how many objects were scanned. The
+/// remark pause, a program waiting for memory and step-mode tests run this.
 ///
 /// # Safety
-/// 1. As for [`mark_round`], and no marking round runs concurrently.
-pub unsafe fn drain_until<M: ObjectModel>(
+/// 1. `tracer` and the queue belong to the cycle being marked, whose parameters are current
+///    (a marking round may run beside: shading is atomic), and rule 1 of [`mark_round`] holds.
+pub unsafe fn drain<M: ObjectModel>(
     ms: &MarkShared,
     tracer: &mut Tracer<'_>,
     mut stack: Vec<Address>,
-    deadline_ns: Option<u64>,
-) -> bool {
-    let mut n = 0u32;
+    budget: Budget,
+) -> (bool, usize) {
+    let mut scanned = 0usize;
     loop {
+        let out_of_budget = match budget {
+            Budget::Unbounded => false,
+            Budget::Objects(n) => scanned >= n,
+            Budget::Until(d) => scanned % 256 == 255 && crate::os::clock::monotonic_ns() >= d,
+        };
+        if out_of_budget {
+            for a in stack.drain(..) {
+                ms.queue.push(a);
+            }
+            return (false, scanned);
+        }
         let obj = match stack.pop() {
             Some(o) => o,
             None => loop {
                 match ms.queue.steal() {
                     Steal::Success(a) => break a,
                     Steal::Retry => continue,
-                    Steal::Empty => return true,
+                    Steal::Empty => return (true, scanned),
                 }
             },
         };
         // SAFETY: rule 1: only shaded objects are queued or stacked.
         unsafe { tracer.scan::<M>(obj, &mut |a| stack.push(a)) };
-        n += 1;
-        if n.is_multiple_of(256) {
-            if let Some(d) = deadline_ns {
-                if crate::os::clock::monotonic_ns() >= d {
-                    for a in stack.drain(..) {
-                        ms.queue.push(a);
-                    }
-                    return false;
-                }
-            }
-        }
+        scanned += 1;
     }
 }

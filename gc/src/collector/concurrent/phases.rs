@@ -10,7 +10,7 @@
 //! plans (`Command::Plan`) → asks for the flip → flip pause (`cycle.rs`) → concurrent
 //! compaction. Every pause runs on the mutator, at a safepoint, when the GC thread asks.
 
-use super::marking::{drain_until, MarkParams, Tracer};
+use super::marking::{drain, Budget, MarkParams, Tracer};
 use super::shared::Command;
 use crate::address::{Address, PAGE};
 use crate::binding::{ObjectModel, RootSet};
@@ -231,10 +231,14 @@ impl<M: ObjectModel> Heap<M> {
         let black_begin = self.black_begin;
         let stack = std::mem::take(&mut self.satb);
         let mut tracer = Tracer::new(&self.meta, base, black_begin);
-        let deadline = budget.then_some(entry + REMARK_BUDGET_NS);
+        let budget = if budget {
+            Budget::Until(entry + REMARK_BUDGET_NS)
+        } else {
+            Budget::Unbounded
+        };
         // SAFETY: the GC thread is idle (it asked for this pause, and no command is out), the
         // marking parameters are this cycle's, and the binding contract holds.
-        let done = unsafe { drain_until::<M>(&sh.mark, &mut tracer, stack, deadline) };
+        let (done, _) = unsafe { drain::<M>(&sh.mark, &mut tracer, stack, budget) };
         sh.mark.objects.fetch_add(tracer.objects, Ordering::Relaxed);
         sh.mark.bytes.fetch_add(tracer.bytes, Ordering::Relaxed);
         let mc = self.marking_cycle.as_mut().expect("a cycle being marked");
@@ -306,20 +310,9 @@ impl<M: ObjectModel> Heap<M> {
             return;
         };
         let mut tracer = Tracer::new(&self.meta, self.base(), self.black_begin);
-        let mut stack: Vec<Address> = Vec::new();
-        loop {
-            let obj = match stack.pop() {
-                Some(o) => o,
-                None => match sh.mark.queue.steal() {
-                    crossbeam_deque::Steal::Success(a) => a,
-                    crossbeam_deque::Steal::Retry => continue,
-                    crossbeam_deque::Steal::Empty => break,
-                },
-            };
-            // SAFETY: the cycle is marking (its parameters are current); queued objects are
-            // shaded objects of this cycle; the binding contract holds.
-            unsafe { tracer.scan::<M>(obj, &mut |a| stack.push(a)) };
-        }
+        // SAFETY: the cycle is marking (its parameters are current); the binding contract
+        // holds.
+        unsafe { drain::<M>(&sh.mark, &mut tracer, Vec::new(), Budget::Unbounded) };
         sh.mark.objects.fetch_add(tracer.objects, Ordering::Relaxed);
         sh.mark.bytes.fetch_add(tracer.bytes, Ordering::Relaxed);
     }
@@ -438,18 +431,10 @@ impl<M: ObjectModel> Heap<M> {
             return 0;
         };
         let mut tracer = Tracer::new(&self.meta, self.base(), self.black_begin);
-        let mut scanned = 0;
-        while scanned < n {
-            let obj = match sh.mark.queue.steal() {
-                crossbeam_deque::Steal::Success(a) => a,
-                crossbeam_deque::Steal::Retry => continue,
-                crossbeam_deque::Steal::Empty => break,
-            };
-            // SAFETY: step mode: no marking round runs (the GC thread got no `Mark`); queued
-            // objects are shaded objects of this cycle; the binding contract holds.
-            unsafe { tracer.scan::<M>(obj, &mut |a| sh.mark.queue.push(a)) };
-            scanned += 1;
-        }
+        // SAFETY: step mode: the cycle is marking (no round runs: the GC thread got no
+        // `Mark`); the binding contract holds.
+        let (_, scanned) =
+            unsafe { drain::<M>(&sh.mark, &mut tracer, Vec::new(), Budget::Objects(n)) };
         sh.mark.objects.fetch_add(tracer.objects, Ordering::Relaxed);
         sh.mark.bytes.fetch_add(tracer.bytes, Ordering::Relaxed);
         scanned
