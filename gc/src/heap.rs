@@ -20,6 +20,7 @@ use crate::binding::{ObjectModel, RootSet};
 use crate::collector::concurrent::cycle::Concurrent;
 use crate::collector::concurrent::gc_thread::Compactor;
 use crate::collector::concurrent::scratch::ScratchSource;
+use crate::collector::limit::LimitPolicy;
 use crate::config::HeapConfig;
 use crate::metadata::Metadata;
 use crate::os::clock::{monotonic_ns, peak_rss_bytes};
@@ -103,6 +104,8 @@ pub struct Heap<M: ObjectModel> {
     pub(crate) satb: Vec<Address>,
     /// The concurrent cycle between its initial pause and its flip, if any.
     pub(crate) marking_cycle: Option<crate::collector::concurrent::phases::MarkingCycle>,
+    /// When an allocation at the heap limit fails instead of collecting again.
+    pub(crate) limit: LimitPolicy,
     _model: PhantomData<M>,
 }
 
@@ -193,6 +196,7 @@ impl<M: ObjectModel> Heap<M> {
             black_begin: base,
             satb: Vec::new(),
             marking_cycle: None,
+            limit: LimitPolicy::new(created_ns),
             _model: PhantomData,
         };
         heap.next_trigger = heap.config.min_trigger_bytes.min(heap.config.max_bytes);
@@ -242,7 +246,8 @@ impl<M: ObjectModel> Heap<M> {
     }
 
     /// Allocates `bytes`, collecting first when the heap has grown past its trigger (or stress
-    /// mode says so). `roots` must describe every live reference of the mutator.
+    /// mode says so). `roots` must describe every live reference of the mutator. Fails when
+    /// the heap limit leaves no room even after collecting (`collector/limit.rs` says when).
     #[inline(never)]
     pub fn alloc_slow(
         &mut self,
@@ -250,9 +255,22 @@ impl<M: ObjectModel> Heap<M> {
         roots: &mut dyn RootSet,
     ) -> Result<Address, OutOfMemory> {
         debug_assert!(bytes >= WORD && bytes.is_multiple_of(WORD));
+        let t0 = monotonic_ns();
+        let result = self.alloc_slow_inner(bytes, roots);
+        // Everything here but the carve is the collector's: its time counts against the
+        // program for the overhead rule.
+        self.limit.note_wait(monotonic_ns().saturating_sub(t0));
+        result
+    }
+
+    fn alloc_slow_inner(
+        &mut self,
+        bytes: usize,
+        roots: &mut dyn RootSet,
+    ) -> Result<Address, OutOfMemory> {
         // The allocation slow path is a safepoint.
         if self.should_yield() {
-            self.safepoint(roots);
+            self.safepoint_inner(roots);
         }
         self.reap_if_finished();
         if let Some(n) = self.config.stress_every {
@@ -272,22 +290,19 @@ impl<M: ObjectModel> Heap<M> {
             return Ok(a);
         }
         let want = bytes.max(TLAB_BYTES);
-        if self.used_bytes() + want > self.next_trigger {
+        let used = self.used_bytes();
+        if used.saturating_add(want) > self.limit_bytes() {
+            // Collect until a TLAB's worth beyond the request fits, or fail.
+            self.collect_at_limit(bytes, roots)?;
+        } else if used + want > self.next_trigger {
             if self.conc.is_some() {
-                self.concurrent_trigger(roots, want);
+                // Marking overlaps the program, which allocates black meanwhile.
+                self.start_cycle(roots);
             } else {
                 self.collect(roots);
             }
         }
-        let at = match self.carve(bytes) {
-            Some(a) => a,
-            None if self.conc.is_some() => {
-                // Out of room: finish the cycle under way (or run one) and try once more.
-                self.out_of_room(roots);
-                self.carve(bytes).ok_or(OutOfMemory)?
-            }
-            None => return Err(OutOfMemory),
-        };
+        let at = self.carve(bytes).ok_or(OutOfMemory)?;
         if self.black_alloc {
             self.meta.starts.view().set(at);
         }
@@ -307,7 +322,7 @@ impl<M: ObjectModel> Heap<M> {
     fn carve(&mut self, bytes: usize) -> Option<Address> {
         self.retire_tlab();
         let base = self.space.base();
-        let max_end = base.add(self.config.max_bytes.min(self.space.len()));
+        let max_end = base.add(self.limit_bytes());
         let want = if bytes >= TLAB_BYTES / 2 {
             bytes
         } else {
@@ -430,6 +445,12 @@ impl<M: ObjectModel> Heap<M> {
     /// collection (`roots` as for [`Heap::collect`]), and reaps a finished concurrent cycle.
     #[inline(never)]
     pub fn safepoint(&mut self, roots: &mut dyn RootSet) {
+        let t0 = monotonic_ns();
+        self.safepoint_inner(roots);
+        self.limit.note_wait(monotonic_ns().saturating_sub(t0));
+    }
+
+    fn safepoint_inner(&mut self, roots: &mut dyn RootSet) {
         if self.safepoints.reap.swap(false, Ordering::AcqRel) {
             self.reap_if_finished();
         }

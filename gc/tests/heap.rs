@@ -1,10 +1,19 @@
-//! Heap-level behaviour on the mock object model: running out of memory, collecting empty and
+//! Heap-level behaviour on the mock object model: running out of memory (in both collectors:
+//! quickly, within the limit, and with the heap usable afterwards), collecting empty and
 //! all-garbage heaps, statistics, and a larger live heap.
 
 mod mock;
 
-use gc::HeapConfig;
+use gc::{FaultMode, GcMode, HeapConfig};
 use mock::{Rng, World};
+
+/// Both collectors, the concurrent one in its default fault mode.
+const MODES: [GcMode; 2] = [
+    GcMode::StopTheWorld,
+    GcMode::Concurrent {
+        fault: FaultMode::Sigbus,
+    },
+];
 
 fn small(max: usize, verify: bool) -> HeapConfig {
     HeapConfig {
@@ -46,10 +55,112 @@ fn allocation_past_max_after_a_collection_is_out_of_memory() {
     w.check(true).unwrap();
     // Once the chain is garbage the same allocation succeeds.
     w.clear_root(1);
+    w.clear_root(2);
     w.alloc_node_from(2, &[1], 500).unwrap();
     w.collect();
     w.check(true).unwrap();
     assert!(w.heap.used_bytes() < 64 << 10);
+}
+
+/// Grows a chain held by root 1 until the heap says out of memory; returns the nodes made.
+fn grow_until_out_of_memory(w: &mut World, node_words: usize) -> usize {
+    let mut n = 0;
+    loop {
+        match w.alloc_node_from(2, &[1], node_words) {
+            Ok(()) => {
+                w.roots.strong.swap(1, 2);
+                w.shadow_roots.swap(1, 2);
+                n += 1;
+                assert!(n < 1_000_000, "never ran out of memory");
+            }
+            Err(e) => {
+                assert_eq!(e, gc::OutOfMemory);
+                return n;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_live_set_that_only_grows_fails_within_a_few_cycles_in_both_modes() {
+    let max = 16 << 20;
+    for mode in MODES {
+        let mut w = World::new(
+            HeapConfig {
+                mode,
+                ..small(max, false)
+            },
+            4,
+            0,
+        );
+        // Small nodes (80 bytes): a collector that gives back one TLAB tail per cycle
+        // would collect thousands of times before failing.
+        grow_until_out_of_memory(&mut w, 7);
+        let s = w.heap.live_stats();
+        assert!(
+            s.peak_heap_bytes <= max as u64,
+            "{mode:?}: heap passed its limit"
+        );
+        // Triggers at 1, 2, 4, 8 MiB, then at the limit: one collection (two in concurrent
+        // mode, whose first may hold floating garbage).
+        assert!(
+            s.cycles <= 8,
+            "{mode:?}: {} cycles before out of memory",
+            s.cycles
+        );
+        w.check(true).unwrap();
+        // The heap is intact and usable: once the chain is garbage, allocation succeeds.
+        w.clear_root(1);
+        w.clear_root(2);
+        w.alloc_node_from(2, &[], 7).unwrap();
+        w.collect();
+        w.check(true).unwrap();
+        assert!(w.heap.used_bytes() < 1 << 20);
+    }
+}
+
+#[test]
+fn collecting_back_to_back_for_a_few_bytes_is_out_of_memory_in_both_modes() {
+    let max = 16 << 20;
+    for mode in MODES {
+        let mut w = World::new(
+            HeapConfig {
+                mode,
+                ..small(max, false)
+            },
+            4,
+            0,
+        );
+        w.check_after_gc = false;
+        // Live data to about 97% of the limit (nodes of 1 KiB), then pure garbage: each
+        // collection recovers ~3% of the heap and the program does almost nothing between
+        // them (the overhead rule, gc/src/collector/limit.rs).
+        let mut n = 0;
+        while n * 1024 < max / 100 * 97 {
+            w.alloc_node_from(2, &[1], 125).unwrap();
+            w.roots.strong.swap(1, 2);
+            w.shadow_roots.swap(1, 2);
+            n += 1;
+        }
+        let before = w.heap.cycles();
+        let mut garbage = 0u64;
+        let err = loop {
+            match w.alloc_node_from(3, &[], 125) {
+                Ok(()) => garbage += 1,
+                Err(e) => break e,
+            }
+            assert!(
+                w.heap.cycles() - before < 200,
+                "{mode:?}: still collecting after 200 cycles"
+            );
+        };
+        assert_eq!(err, gc::OutOfMemory);
+        assert!(
+            garbage > 0,
+            "{mode:?}: the first garbage allocation already failed"
+        );
+        w.check(true).unwrap();
+    }
 }
 
 #[test]

@@ -391,20 +391,35 @@ fn reading_globals_from_rust() {
 }
 
 #[test]
-fn running_out_of_memory_is_a_runtime_error() {
-    let cfg = HeapConfig {
-        max_bytes: 2 << 20,
-        min_trigger_bytes: 1 << 20,
-        ..HeapConfig::default()
-    };
-    let mut h = harness(cfg);
-    let src = "class L { init(n) { this.next = n; } }\nvar l = nil;\nwhile (true) { l = L(l); }";
-    assert_eq!(h.run(src), Err(InterpretError::Runtime));
-    let err = h.err.text();
-    assert!(err.starts_with("Out of memory.\n"), "{err}");
-    // Dropping the list makes room again.
-    assert_eq!(h.run("l = nil; print \"ok\";"), Ok(()));
-    assert_eq!(h.take_out(), "ok\n");
+fn running_out_of_memory_is_a_runtime_error_and_the_vm_goes_on() {
+    for mode in [GcMode::StopTheWorld, GcMode::CONCURRENT] {
+        let max = 4 << 20;
+        let cfg = HeapConfig {
+            max_bytes: max,
+            min_trigger_bytes: 1 << 20,
+            mode,
+            ..HeapConfig::default()
+        };
+        let mut h = harness(cfg);
+        let src =
+            "class L { init(n) { this.next = n; } }\nvar l = nil;\nwhile (true) { l = L(l); }";
+        assert_eq!(h.run(src), Err(InterpretError::Runtime), "{mode:?}");
+        let err = h.err.text();
+        assert!(err.starts_with("Out of memory.\n"), "{mode:?}: {err}");
+        assert!(err.contains("[line 3] in script"), "{mode:?}: {err}");
+        let s = h.vm.core().heap.live_stats();
+        // Triggers at 1 and 2 MiB, then at the limit: a few cycles, not a thrash.
+        assert!(s.cycles <= 6, "{mode:?}: {} cycles", s.cycles);
+        assert!(s.peak_heap_bytes <= max as u64, "{mode:?}: past the limit");
+        // The VM is usable: dropping the list makes room again.
+        assert_eq!(h.run("l = nil; print \"ok\";"), Ok(()), "{mode:?}");
+        assert_eq!(h.take_out(), "ok\n");
+        assert_eq!(
+            h.run("var m = nil; for (var i = 0; i < 1000; i = i + 1) m = L(m); print \"again\";"),
+            Ok(())
+        );
+        assert_eq!(h.take_out(), "again\n");
+    }
 }
 
 /// Live keys of the intern table.

@@ -45,8 +45,11 @@ fn scratch(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("lox-fallback-{}-{name}", std::process::id()))
 }
 
-fn program_file() -> PathBuf {
-    let p = scratch("program.lox");
+/// The test program in a file of its own per run: tests run in parallel threads of one
+/// process, and a file shared between them is read by one child while another test
+/// rewrites it (truncated: an empty program, which prints nothing and succeeds).
+fn program_file(tag: &str) -> PathBuf {
+    let p = scratch(&format!("{tag}-program.lox"));
     std::fs::write(&p, PROGRAM).expect("write the test program");
     p
 }
@@ -138,7 +141,7 @@ struct Ran {
 /// Runs the test program with `flags` (and `--gc-stats`); `None` when the denial cannot be set
 /// up here.
 fn run_program(flags: &[&str], deny: bool, tag: &str) -> Option<Ran> {
-    let file = program_file();
+    let file = program_file(tag);
     let stats = scratch(&format!("{tag}.json"));
     let _ = std::fs::remove_file(&stats);
     let stats_s = stats.to_string_lossy().into_owned();

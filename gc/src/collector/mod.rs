@@ -4,6 +4,7 @@
 pub mod compact_page;
 pub mod concurrent;
 pub mod forward;
+pub(crate) mod limit;
 pub mod mark;
 pub mod plan;
 pub(crate) mod prologue;

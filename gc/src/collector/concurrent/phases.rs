@@ -343,33 +343,6 @@ impl<M: ObjectModel> Heap<M> {
         }
     }
 
-    /// The heap passed its trigger: start a cycle, unless one is being marked; if the heap
-    /// limit is near, the program waits for the flip (an allocation stall).
-    pub(crate) fn concurrent_trigger(&mut self, roots: &mut dyn RootSet, want: usize) {
-        let limit = self.config.max_bytes.min(self.space.len());
-        let over = self.used_bytes() + want > limit;
-        if self.marking_cycle.is_none() {
-            self.start_cycle(roots);
-        }
-        if over {
-            self.drive_to_flip(roots, true);
-        }
-    }
-
-    /// The allocator found no room: finish the cycle under way, or run a whole one, as an
-    /// allocation stall.
-    pub(crate) fn out_of_room(&mut self, roots: &mut dyn RootSet) {
-        let t0 = monotonic_ns();
-        if self.marking_cycle.is_none() {
-            self.start_cycle(roots);
-        }
-        self.drive_to_flip(roots, false);
-        self.stats.allocation_stalls.record(
-            t0.saturating_sub(self.created_ns),
-            monotonic_ns().saturating_sub(t0),
-        );
-    }
-
     /// Abandons the cycle being marked, if any (the heap is finishing or going away): stops
     /// the GC thread's work on it and clears the marks. Nothing moved, so the heap stays as
     /// it was.
@@ -403,7 +376,7 @@ impl<M: ObjectModel> Heap<M> {
     /// did during this cycle's marking, reaches the goal (`live * growth_factor`) only when
     /// that cycle is about to flip; it never starts before half the way from live to goal.
     pub(crate) fn set_paced_trigger(&mut self, live_bytes: usize, allocated_while_marking: usize) {
-        let limit = self.config.max_bytes.min(self.space.len());
+        let limit = self.limit_bytes();
         let goal = ((live_bytes as f64 * self.config.growth_factor) as usize)
             .max(self.config.min_trigger_bytes)
             .min(limit);
