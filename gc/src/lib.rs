@@ -17,6 +17,7 @@ pub mod address;
 pub mod binding;
 pub mod collector;
 pub mod config;
+pub(crate) mod fatal;
 pub mod fault;
 pub mod heap;
 pub mod histogram;

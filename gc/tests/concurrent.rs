@@ -541,6 +541,57 @@ fn child_role_chain_default() {
     }
 }
 
+/// The handler keeps the interrupted code's errno: a SIGBUS arrives between a call that set
+/// errno and the code that reads it, and the handler (here the previous handler it chains to,
+/// which makes a failing system call) must not change what that code reads.
+#[test]
+fn the_sigbus_handler_preserves_errno() {
+    let out = child::run_role("errno");
+    assert!(out.status.success(), "{}", child::describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("errno: 77 before, 77 after"),
+        "{}",
+        child::describe(&out)
+    );
+}
+
+extern "C" fn errno_clobbering_handler(
+    _sig: libc::c_int,
+    _info: *mut libc::siginfo_t,
+    _c: *mut libc::c_void,
+) {
+    // SAFETY: close(2) of an invalid descriptor only fails (EBADF); async-signal-safe.
+    unsafe { libc::close(-1) };
+}
+
+#[test]
+#[ignore = "child role of the_sigbus_handler_preserves_errno"]
+fn child_role_errno() {
+    if !child::is_role("errno") {
+        return;
+    }
+    // SAFETY: as in child_role_chain_handler: a valid sigaction for this child's own process.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = errno_clobbering_handler as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO;
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut()), 0);
+    }
+    // Creating a concurrent heap installs the collector's handler in front of that one.
+    let w = World::new(conc_config(FaultMode::Sigbus, false, None, 16 << 20), 2, 0);
+    assert!(w.heap.is_concurrent(), "{:?}", w.heap.fallback_notice());
+    // SAFETY: this thread's errno slot; raise(3) sends SIGBUS to this thread, which runs the
+    // handlers and returns (a sent SIGBUS, not a fault: returning is fine).
+    let (before, after) = unsafe {
+        *libc::__errno_location() = 77;
+        let before = *libc::__errno_location();
+        libc::raise(libc::SIGBUS);
+        (before, *libc::__errno_location())
+    };
+    println!("errno: {before} before, {after} after");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fallback (design note §4.4): userfaultfd denied by a real seccomp filter.
 

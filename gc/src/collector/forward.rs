@@ -8,6 +8,7 @@
 //! A stop-the-world cycle has no black objects: its `black_begin` is the old top.
 
 use crate::address::{Address, WORD};
+use crate::fatal::signal_safe_debug_assert;
 use crate::metadata::bitmap::{BitmapView, BITS};
 use crate::metadata::Metadata;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -84,7 +85,7 @@ impl<'a> Forwarding<'a> {
         let chunk = i / BITS;
         let below = self.live.word(chunk) & ((1u64 << (i % BITS)) - 1);
         // `get` rather than indexing: no panic path inside compaction (see compact_page.rs).
-        debug_assert!(chunk < self.prefix.len());
+        signal_safe_debug_assert!(chunk < self.prefix.len(), "forwarding: chunk out of range");
         let before = self.prefix.get(chunk).map_or(0, |p| p.load(Relaxed)) as usize;
         let offset = before + below.count_ones() as usize * WORD;
         self.base.add(offset)

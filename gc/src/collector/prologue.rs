@@ -115,12 +115,9 @@ impl<M: ObjectModel> Heap<M> {
         // registered with userfaultfd (the last cycle unregistered it), so the move is a
         // page-table move.
         if let Err(e) = unsafe { move_all_pages(&self.space, &self.from_space) } {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "gc: fatal: mremap(MREMAP_DONTUNMAP) of the heap into from-space failed: {e}"
+            crate::fatal::fatal!(
+                "mremap(MREMAP_DONTUNMAP) of the heap into from-space failed: {e}"
             );
-            std::process::abort();
         }
     }
 

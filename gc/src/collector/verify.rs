@@ -341,15 +341,12 @@ pub unsafe fn at_flip_or_abort<M: ObjectModel>(
     unsafe { fingerprint_or_abort::<M>(cycle, "before", &starts, roots) }
 }
 
-/// Reports a failed check and aborts. Written straight to the stderr handle rather than with
-/// `eprintln!`, which a test harness captures and an abort would then swallow.
+/// Reports a failed check and aborts. Written straight to stderr with write(2) rather than
+/// with `eprintln!`, which a test harness captures and an abort would then swallow.
 fn fail(cycle: u64, when: &str, e: VerifyError) -> ! {
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
+    crate::fatal::die_fmt(format_args!(
         "gc verify: cycle {cycle}, {when} compaction: {e}"
-    );
-    std::process::abort();
+    ))
 }
 
 /// Before marking: the heap parses and every root points at an object start. Returns the

@@ -14,6 +14,7 @@ use super::pool;
 use super::registry::{self, Phase, Slot};
 use crate::address::{Address, PAGE};
 use crate::collector::concurrent::shared::{CycleParams, Shared};
+use crate::fatal::die;
 use crate::metadata::pages::PageState;
 use crate::os::clock::monotonic_ns;
 use crate::uffd::{Errno, FillStop, PageRange, Wake};
@@ -64,8 +65,11 @@ pub fn install() -> std::io::Result<()> {
     Ok(())
 }
 
-/// The SIGBUS handler.
+/// The SIGBUS handler. The interrupted code's `errno` is saved first and restored on return:
+/// the handler's ioctls and futex calls set it (EEXIST is routine), and the interrupted code
+/// may be between a failing call and its read of `errno`.
 extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut libc::c_void) {
+    let _errno = SavedErrno::save();
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
     let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
     if code == libc::BUS_ADRERR {
@@ -76,6 +80,24 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut
     }
     // SAFETY: forwarding the arguments the kernel gave us.
     unsafe { chain(sig, info, uctx) }
+}
+
+/// The calling thread's `errno`, put back when dropped. Async-signal-safe: errno lives in the
+/// thread's static TLS, set up before the thread ran any code of ours.
+pub(crate) struct SavedErrno(libc::c_int);
+
+impl SavedErrno {
+    pub(crate) fn save() -> SavedErrno {
+        // SAFETY: __errno_location returns this thread's errno slot, valid for its lifetime.
+        SavedErrno(unsafe { *libc::__errno_location() })
+    }
+}
+
+impl Drop for SavedErrno {
+    fn drop(&mut self) {
+        // SAFETY: as in `save`: this thread's own errno slot.
+        unsafe { *libc::__errno_location() = self.0 };
+    }
 }
 
 /// Passes a SIGBUS that is not ours to the handler installed before ours.
@@ -253,7 +275,7 @@ fn install_copy(sh: &Shared, page_addr: Address, from: Address, wake: Wake) {
                 let _ = sh.uffd.wake(PageRange::new(page_addr, PAGE));
             }
         }
-        _ => fatal(b"gc: fatal: UFFDIO_COPY of a compacted page failed in the fault handler\n"),
+        _ => die(&[b"gc: fatal: UFFDIO_COPY of a compacted page failed in the fault handler\n"]),
     }
 }
 
@@ -272,15 +294,6 @@ pub fn install_fresh(sh: &Shared, page_addr: Address, wake: Wake) {
             }
         }
         Err(e) if e == Errno::EINVAL || e == Errno::ENOENT => {}
-        Err(_) => fatal(b"gc: fatal: UFFDIO_ZEROPAGE failed in the fault handler\n"),
-    }
-}
-
-/// Writes `msg` to stderr with write(2) and aborts: the async-signal-safe way to fail.
-fn fatal(msg: &[u8]) -> ! {
-    // SAFETY: write(2) from a static buffer, then abort(3); both async-signal-safe.
-    unsafe {
-        libc::write(2, msg.as_ptr().cast(), msg.len());
-        libc::abort()
+        Err(_) => die(&[b"gc: fatal: UFFDIO_ZEROPAGE failed in the fault handler\n"]),
     }
 }

@@ -5,6 +5,7 @@
 
 use super::side::SideArray;
 use crate::address::{Address, WORD};
+use crate::fatal::signal_safe_debug_assert;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -52,7 +53,7 @@ impl<'a> BitmapView<'a> {
     /// Bit index of the heap word at `a` (word-aligned, inside the covered range).
     #[inline(always)]
     pub fn bit_index(&self, a: Address) -> usize {
-        debug_assert!(a.is_aligned(WORD));
+        signal_safe_debug_assert!(a.is_aligned(WORD), "bitmap address not word-aligned");
         a.offset_from(self.base) / WORD
     }
 
@@ -73,7 +74,7 @@ impl<'a> BitmapView<'a> {
     /// signal handler, reads bitmaps through here.
     #[inline(always)]
     pub fn word(&self, w: usize) -> u64 {
-        debug_assert!(w < self.words.len(), "bitmap word {w} out of range");
+        signal_safe_debug_assert!(w < self.words.len(), "bitmap word out of range");
         self.words.get(w).map_or(0, |x| x.load(Relaxed))
     }
 
@@ -154,7 +155,7 @@ impl<'a> BitmapView<'a> {
 /// Position of the `n`-th set bit (0-based) of `bits`, which has more than `n` set bits.
 #[inline]
 pub fn select_bit(mut bits: u64, n: u32) -> u32 {
-    debug_assert!(bits.count_ones() > n);
+    signal_safe_debug_assert!(bits.count_ones() > n, "select_bit past the set bits");
     for _ in 0..n {
         bits &= bits - 1;
     }

@@ -5,6 +5,7 @@
 //! of an address `a` is at `a + (from_base - heap_base)`.
 
 use super::side::SideArray;
+use crate::fatal::signal_safe_debug_assert;
 use std::io;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
@@ -91,7 +92,7 @@ impl PagesView<'_> {
     /// total so that compaction has no panic path).
     #[inline]
     pub fn first_obj(&self, page: usize) -> usize {
-        debug_assert!(page < self.first_obj.len());
+        signal_safe_debug_assert!(page < self.first_obj.len(), "first_obj: page out of range");
         self.first_obj
             .get(page)
             .map_or(0, |x| x.load(Ordering::Relaxed))
@@ -100,7 +101,10 @@ impl PagesView<'_> {
     /// Pre-compaction address of the live word landing at page `page`'s first byte.
     #[inline]
     pub fn first_live(&self, page: usize) -> usize {
-        debug_assert!(page < self.first_live.len());
+        signal_safe_debug_assert!(
+            page < self.first_live.len(),
+            "first_live: page out of range"
+        );
         self.first_live
             .get(page)
             .map_or(0, |x| x.load(Ordering::Relaxed))
@@ -109,7 +113,7 @@ impl PagesView<'_> {
     /// The state of `page` (`Mapped` past the end, so a stray caller waits for nothing).
     #[inline]
     pub fn state(&self, page: usize) -> PageState {
-        debug_assert!(page < self.state.len());
+        signal_safe_debug_assert!(page < self.state.len(), "page state: page out of range");
         self.state.get(page).map_or(PageState::Mapped, |s| {
             PageState::from_u8(s.load(Ordering::Acquire))
         })
@@ -124,7 +128,7 @@ impl PagesView<'_> {
     /// Claims `page` (`Unprocessed → as_state`, a processing state); true if this caller won.
     #[inline]
     pub fn claim_as(&self, page: usize, as_state: PageState) -> bool {
-        debug_assert!(page < self.state.len());
+        signal_safe_debug_assert!(page < self.state.len(), "page state: page out of range");
         self.state.get(page).is_some_and(|s| {
             s.compare_exchange(
                 PageState::Unprocessed as u8,
@@ -167,7 +171,7 @@ impl PagesView<'_> {
     /// Publishes a new state of a page this caller owns (release: the page's contents first).
     #[inline]
     pub fn publish(&self, page: usize, s: PageState) {
-        debug_assert!(page < self.state.len());
+        signal_safe_debug_assert!(page < self.state.len(), "page state: page out of range");
         if let Some(w) = self.state.get(page) {
             w.store(s as u8, Ordering::Release);
         }

@@ -463,9 +463,7 @@ pub(crate) fn fill_stats(sh: &Shared, s: &mut GcStats) {
 }
 
 fn fatal(msg: &str) -> ! {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "gc: fatal: {msg}");
-    std::process::abort();
+    crate::fatal::fatal!("{msg}")
 }
 
 /// Step mode (tests only, design note §5): drive the compaction of the active cycle page by

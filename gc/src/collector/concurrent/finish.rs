@@ -21,12 +21,7 @@ pub fn finish_cycle(sh: &Shared, p: &CycleParams) {
     let slot = sh.slot();
     slot.close_and_drain(0);
     if let Err(e) = sh.uffd.unregister(PageRange::new(sh.base, sh.len)) {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "gc: fatal: UFFDIO_UNREGISTER of the heap failed: {e}"
-        );
-        std::process::abort();
+        crate::fatal::fatal!("UFFDIO_UNREGISTER of the heap failed: {e}");
     }
     slot.close_and_drain(1);
     let used = p.old_top.offset_from(sh.base).next_multiple_of(PAGE);

@@ -203,11 +203,7 @@ pub fn gc_thread_main<M: ObjectModel>(sh: Arc<Shared>) {
     unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, GC_NICE) };
     let mut scratch = match ScratchSource::new() {
         Ok(s) => Some(s),
-        Err(e) => {
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "gc: fatal: no GC scratch buffer: {e}");
-            std::process::abort();
-        }
+        Err(e) => crate::fatal::fatal!("no GC scratch buffer: {e}"),
     };
     loop {
         match sh.wait_command() {

@@ -74,12 +74,7 @@ fn add(t: &mut InstallReport, r: InstallReport) {
 }
 
 fn fatal_install(e: Errno) -> ! {
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "gc: fatal: installing compacted pages failed: {e}"
-    );
-    std::process::abort();
+    crate::fatal::fatal!("installing compacted pages failed: {e}")
 }
 
 /// Installs zero pages over `[from, to)` (page-aligned) of fresh allocation space, before the
