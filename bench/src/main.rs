@@ -7,7 +7,6 @@
 //! cargo run --release -p bench -- pauses [--quick] [--clox PATH] [--jvm] [--out DIR]
 //! ```
 
-mod json;
 mod output;
 mod pauses;
 mod run;

@@ -516,6 +516,7 @@ impl<M: ObjectModel> Heap<M> {
     }
 
     /// The statistics as JSON (`--gc-stats`), with the current peak RSS and heap size.
+    #[cfg(feature = "serde")]
     pub fn stats_json(&self) -> String {
         let mut s = self.live_stats();
         s.peak_rss_bytes = peak_rss_bytes();

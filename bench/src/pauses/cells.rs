@@ -131,7 +131,7 @@ impl Measured {
     /// not known (not listed, or past the collector's cap): the MMU would be too kind.
     pub fn blocked_timeline(&self) -> Option<Timeline> {
         let s = self.stats.as_ref()?;
-        if (self.stalls.len() as u64) < s.alloc_stalls.count {
+        if (self.stalls.len() as u64) < s.allocation_stalls.count {
             return None;
         }
         Some(Timeline::new(
@@ -158,7 +158,10 @@ impl Measured {
     /// collector exported no buckets.
     pub fn fault_stalls(&self) -> Durations {
         self.stats.as_ref().map_or_else(Durations::new, |s| {
-            Durations::from_buckets(&s.fault_stalls.buckets, s.fault_stalls.max_ns)
+            Durations::from_buckets(
+                &s.mutator_fault_stalls.buckets,
+                s.mutator_fault_stalls.max_ns,
+            )
         })
     }
 
@@ -167,15 +170,15 @@ impl Measured {
     pub fn fault_stall_summary(&self) -> Summary {
         let mut s = self.fault_stalls().summary();
         if let (Some(st), true) = (&self.stats, s.count > 0) {
-            let max = st.fault_stalls.max_ns;
+            let max = st.mutator_fault_stalls.max_ns;
             let cap = |v: Option<u64>| v.map(|v| v.min(max));
             s.p50_ns = cap(s.p50_ns);
             s.p99_ns = cap(s.p99_ns);
             s.p999_ns = cap(s.p999_ns);
             s.max_ns = Some(max);
             // The collector's exact total, where it gives one (the rebuilt one is a bound).
-            if st.fault_stalls.total_ns > 0 {
-                s.total_ns = st.fault_stalls.total_ns;
+            if st.mutator_fault_stalls.total_ns > 0 {
+                s.total_ns = st.mutator_fault_stalls.total_ns;
             }
         }
         s
@@ -199,19 +202,19 @@ mod tests {
             ttsp_ns,
             cycle: 0,
         };
+        // Field by field: the collector's type keeps private bookkeeping.
+        let mut stats = GcStats::default();
+        stats.pauses = vec![
+            p("mark", 100_000_000, 8_000_000, 10_000),
+            p("flip", 200_000_000, 1_000_000, 20_000),
+            p("mark", 600_000_000, 6_000_000, 30_000),
+        ];
         Measured {
             wall_ns: 1_000_000_000,
             user_ns: 0,
             sys_ns: 0,
             max_rss_bytes: 0,
-            stats: Some(GcStats {
-                pauses: vec![
-                    p("mark", 100_000_000, 8_000_000, 10_000),
-                    p("flip", 200_000_000, 1_000_000, 20_000),
-                    p("mark", 600_000_000, 6_000_000, 30_000),
-                ],
-                ..GcStats::default()
-            }),
+            stats: Some(stats),
             hiccups: vec![],
             has_gc_cpu: true,
             stalls: vec![],
@@ -245,8 +248,8 @@ mod tests {
     fn stalls_count_against_utilization_when_their_times_are_known() {
         let mut m = sample();
         if let Some(s) = &mut m.stats {
-            s.alloc_stalls.count = 1;
-            s.alloc_stalls.total_ns = 5_000_000;
+            s.allocation_stalls.count = 1;
+            s.allocation_stalls.total_ns = 5_000_000;
         }
         assert_eq!(m.mmu_with_stalls(10_000_000), None, "count without times");
         // A 5 ms stall right after the 8 ms pause: a 13 ms window is fully blocked.
@@ -256,8 +259,8 @@ mod tests {
         assert_eq!(m.alloc_stalls().summary().count, 1);
         // A stall the collector counted but did not list (past its cap): MMU unknown again.
         if let Some(s) = &mut m.stats {
-            s.alloc_stalls.count = 2;
-            s.alloc_stalls.dropped = 1;
+            s.allocation_stalls.count = 2;
+            s.allocation_stalls.dropped = 1;
         }
         assert_eq!(m.mmu_with_stalls(13_000_000), None);
     }
@@ -269,7 +272,7 @@ mod tests {
         let mut m = sample();
         m.stalls = vec![(620_000_000, 30_000_000)];
         if let Some(s) = &mut m.stats {
-            s.alloc_stalls.count = 1;
+            s.allocation_stalls.count = 1;
         }
         let plain = m.mmu(100_000_000).unwrap();
         let with = m.mmu_with_stalls(100_000_000).unwrap();
@@ -282,9 +285,9 @@ mod tests {
         let mut m = sample();
         assert_eq!(m.fault_stalls().count(), 0);
         if let Some(s) = &mut m.stats {
-            s.fault_stalls.count = 1000;
-            s.fault_stalls.max_ns = 90_000;
-            s.fault_stalls.buckets = vec![(2_047, 990), (12_287, 9), (98_303, 1)];
+            s.mutator_fault_stalls.count = 1000;
+            s.mutator_fault_stalls.max_ns = 90_000;
+            s.mutator_fault_stalls.buckets = vec![(2_047, 990), (12_287, 9), (98_303, 1)];
         }
         let f = m.fault_stalls().summary();
         assert_eq!(f.count, 1000);
@@ -296,8 +299,8 @@ mod tests {
         assert_eq!(r.max_ns, Some(90_000));
         assert_eq!(r.p999_ns, f.p999_ns);
         if let Some(s) = &mut m.stats {
-            s.fault_stalls.max_ns = 12_000;
-            s.fault_stalls.buckets = vec![(2_047, 990), (12_287, 10)];
+            s.mutator_fault_stalls.max_ns = 12_000;
+            s.mutator_fault_stalls.buckets = vec![(2_047, 990), (12_287, 10)];
         }
         let r = m.fault_stall_summary();
         assert_eq!((r.p999_ns, r.max_ns), (Some(12_000), Some(12_000)));

@@ -113,7 +113,7 @@ impl Durations {
 }
 
 /// The figures of a distribution that the report shows; `None` where there is no value.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Summary {
     pub count: u64,
     pub p50_ns: Option<u64>,

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::cells::{Measured, Outcome};
-use super::gcstats::{AllocStalls, GcStats};
+use super::gcstats::{GcStats, Stall, StallSummary};
 use super::hiccup;
 use super::workloads::churn_nodes;
 use super::{child, safepoint};
@@ -133,24 +133,27 @@ pub fn run(c: &Collector, classpath: &Path, live: u64, stem: &Path, limit: Durat
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     let pauses = safepoint::parse_safepoints(&read(&sp_log));
     let gc = safepoint::parse_gc_log(&read(&gc_log));
-    let stalls = AllocStalls {
+    let stalls = StallSummary {
         count: gc.allocation_stalls.len() as u64,
         total_ns: gc.allocation_stalls.iter().map(|s| s.1).sum(),
         max_ns: gc.allocation_stalls.iter().map(|s| s.1).max().unwrap_or(0),
-        list: gc.allocation_stalls.clone(),
+        list: gc
+            .allocation_stalls
+            .iter()
+            .map(|&(start_ns, ns)| Stall { start_ns, ns })
+            .collect(),
         dropped: 0,
     };
-    let stats = GcStats {
-        collector: c.label.into(),
-        cycles: gc.cycles,
-        last_live_bytes: nodes * c.node_bytes,
-        pause_total_ns: pauses.iter().map(|p| p.ns).sum(),
-        pause_max_ns: pauses.iter().map(|p| p.ns).max().unwrap_or(0),
-        pauses,
-        alloc_stalls: stalls,
-        peak_rss_bytes: o.max_rss_bytes,
-        ..GcStats::default()
-    };
+    // Built field by field: the collector's type keeps private bookkeeping.
+    let mut stats = GcStats::default();
+    stats.collector = c.label.into();
+    stats.cycles = gc.cycles;
+    stats.last_live_bytes = nodes * c.node_bytes;
+    stats.pause_total_ns = pauses.iter().map(|p| p.ns).sum();
+    stats.pause_max_ns = pauses.iter().map(|p| p.ns).max().unwrap_or(0);
+    stats.pauses = pauses;
+    stats.allocation_stalls = stalls;
+    stats.peak_rss_bytes = o.max_rss_bytes;
     Outcome::Done(Box::new(Measured {
         wall_ns: o.wall_ns,
         user_ns: o.user_ns,

@@ -3,13 +3,14 @@
 
 use std::process::Command;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Machine {
     pub cpu: String,
     pub cores: usize,
     pub mem_bytes: u64,
     pub kernel: String,
     /// The 1-minute load average when the run started: other tenants of a shared machine.
+    #[serde(rename = "load_at_start")]
     pub load: String,
 }
 

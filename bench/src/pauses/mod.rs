@@ -238,7 +238,7 @@ pub fn execute(opts: &Options) -> Result<bool, String> {
         let p = opts.out.join(name);
         std::fs::write(&p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))
     };
-    write("results.json", results::to_json(&results).to_json_pretty())?;
+    write("results.json", results::to_json(&results)?)?;
     let plots = plots::write_all(&results, &opts.out);
     write("report.md", report::render(&results, &plots))?;
     eprintln!(
@@ -319,7 +319,12 @@ fn run_lox(
         max_rss_bytes: o.max_rss_bytes,
         hiccups,
         has_gc_cpu: true,
-        stalls: stats.alloc_stalls.list.clone(),
+        stalls: stats
+            .allocation_stalls
+            .list
+            .iter()
+            .map(|s| (s.start_ns, s.ns))
+            .collect(),
         stats: Some(stats),
     }))
 }

@@ -129,7 +129,7 @@ fn fault_stall_percentiles(r: &Results, workload: &str, path: &Path) -> Plotted 
             let timed = x
                 .stats
                 .as_ref()
-                .map_or("", |s| s.fault_stalls.measured_in.as_str());
+                .map_or("", |s| s.mutator_fault_stalls.timed_in.as_str());
             let label = if timed.is_empty() {
                 m.to_string()
             } else {

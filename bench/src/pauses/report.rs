@@ -137,7 +137,7 @@ fn stall_table(r: &Results) -> Table {
     );
     for (w, m, x) in done(r) {
         let Some(st) = &x.stats else { continue };
-        let f = &st.fault_stalls;
+        let f = &st.mutator_fault_stalls;
         let hist = x.fault_stall_summary();
         // From the exported buckets when there are any; else the collector's own percentiles
         // (an older lox: no p99.9). The max is always the collector's exact one.
@@ -148,7 +148,7 @@ fn stall_table(r: &Results) -> Table {
         } else {
             (Some(f.p50_ns), Some(f.p99_ns), None, Some(f.max_ns))
         };
-        let a = &st.alloc_stalls;
+        let a = &st.allocation_stalls;
         let listed = x.alloc_stalls().summary();
         t.row(vec![
             w.into(),
@@ -159,7 +159,7 @@ fn stall_table(r: &Results) -> Table {
             fmt_ms(fp999),
             fmt_ms(fmax),
             if f.count > 0 {
-                f.measured_in.replace('_', " ")
+                f.timed_in.replace('_', " ")
             } else {
                 DASH.into()
             },
@@ -578,10 +578,12 @@ dashed line counts allocation stalls as lost time too.
 ";
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn sample_results() -> Results {
+    /// Two workloads under stw, concurrent (with `mark` and `flip` pauses) and clox; one
+    /// mode not available, one run failed.
+    pub(in crate::pauses) fn sample_results() -> Results {
         use super::super::cells::{Cell, Measured, Outcome};
         use super::super::gcstats::{GcStats, Pause};
         use super::super::workloads::{Family, Workload};
@@ -594,29 +596,32 @@ mod tests {
             heap_max: Some(3 * live),
             params: "var LIVE_NODES = 1;".into(),
         };
+        let stats = |kinds: &[(&str, u64)]| {
+            // Field by field: the collector's type keeps private bookkeeping.
+            let mut s = GcStats::default();
+            s.collector = "stw".into();
+            s.cycles = kinds.len() as u64;
+            s.last_live_bytes = 16 * MB;
+            s.pauses = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, &(k, ns))| Pause {
+                    kind: k.into(),
+                    start_ns: i as u64 * 100_000_000,
+                    ns,
+                    ttsp_ns: 0,
+                    cycle: i as u64 + 1,
+                })
+                .collect();
+            s
+        };
         let run = |kinds: &[(&str, u64)], wall_ns: u64| {
             Outcome::Done(Box::new(Measured {
                 wall_ns,
                 user_ns: wall_ns,
                 sys_ns: 0,
                 max_rss_bytes: 50 * MB,
-                stats: Some(GcStats {
-                    collector: "stw".into(),
-                    cycles: kinds.len() as u64,
-                    last_live_bytes: 16 * MB,
-                    pauses: kinds
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &(k, ns))| Pause {
-                            kind: k.into(),
-                            start_ns: i as u64 * 100_000_000,
-                            ns,
-                            ttsp_ns: 0,
-                            cycle: i as u64 + 1,
-                        })
-                        .collect(),
-                    ..GcStats::default()
-                }),
+                stats: Some(stats(kinds)),
                 hiccups: vec![50_000, 70_000],
                 has_gc_cpu: true,
                 stalls: vec![],
@@ -717,7 +722,8 @@ mod tests {
 
     #[test]
     fn stalls_and_cycles_reach_the_report() {
-        use super::super::gcstats::{AllocStalls, CycleDetail, FaultStalls};
+        use super::super::gcstats::{Stall, StallSummary};
+        use gc::stats::{CycleRecord, FaultStalls};
         let mut r = sample_results();
         let before = render(&r, &[]);
         // Without stalls the two MMU columns agree (the mark pause fills 9 of the worst 100 ms).
@@ -733,21 +739,24 @@ mod tests {
         // A 20 ms stall right after the 9 ms mark pause.
         x.stalls = vec![(10_000_000, 20_000_000)];
         let st = x.stats.as_mut().unwrap();
-        st.alloc_stalls = AllocStalls {
+        st.allocation_stalls = StallSummary {
             count: 1,
             total_ns: 20_000_000,
             max_ns: 20_000_000,
-            list: x.stalls.clone(),
+            list: vec![Stall {
+                start_ns: 10_000_000,
+                ns: 20_000_000,
+            }],
             dropped: 0,
         };
-        st.fault_stalls = FaultStalls {
+        st.mutator_fault_stalls = FaultStalls {
             count: 10,
             max_ns: 150_000,
             buckets: vec![(12_287, 9), (163_839, 1)],
-            measured_in: "faulting_thread".into(),
+            timed_in: "faulting_thread".into(),
             ..FaultStalls::default()
         };
-        st.cycles_detail = vec![CycleDetail {
+        st.cycles_detail = vec![CycleRecord {
             cycle: 1,
             start_ns: 0,
             mark_ns: 9_000_000,
@@ -755,7 +764,7 @@ mod tests {
             compaction_end_ns: Some(29_500_000),
             pages_by_gc: 30,
             pages_by_mutator: 10,
-            ..CycleDetail::default()
+            ..CycleRecord::default()
         }];
         let text = render(&r, &[]);
         assert!(text.contains("| 91.0% | 71.0% |"), "{text}");

@@ -1,270 +1,261 @@
-//! `results.json`: the raw figures of a run — every pause of every run (as `[start_ns, ns,
-//! ttsp_ns, cycle]` per kind), every allocation stall, every cycle, the fault-stall buckets,
-//! the collector's counters, the summaries the report prints — so that anything in the report
-//! can be recomputed or plotted differently.
+//! `results.json`: the raw figures of a run, so that anything in the report can be recomputed or
+//! plotted differently. Per run: the summaries the report prints (pauses overall and by kind,
+//! MMU curves, stalls) and the collector's statistics as `lox --gc-stats` wrote them (every
+//! pause, cycle and listed allocation stall, the fault-stall buckets, the counters; rebuilt from
+//! the logs for a JVM). The structs below are the file's shape.
 
-use crate::json::{num_or_null, obj, Value};
+use serde::{Serialize, Serializer};
 
 use super::cells::{Measured, Outcome};
-use super::gcstats::{CycleDetail, GcStats};
-use super::hist::Summary;
-use super::mmu::Timeline;
+use super::gcstats::GcStats;
+use super::hist::{Durations, Summary};
+use super::machine::Machine;
 use super::Results;
 
-fn n(x: u64) -> Value {
-    Value::Num(x as f64)
+#[derive(Serialize)]
+struct File<'a> {
+    started: &'a str,
+    quick: bool,
+    command: &'a str,
+    seconds: f64,
+    machine: &'a Machine,
+    /// The hiccup meter on the idle machine, before any run.
+    hiccup_floor: Summary,
+    modes: Vec<ModeEntry<'a>>,
+    calibrations: Vec<CalibrationEntry>,
+    workloads: Vec<WorkloadEntry<'a>>,
+    runs: Vec<Run<'a>>,
 }
 
-fn opt_n(x: Option<u64>) -> Value {
-    num_or_null(x.map(|v| v as f64))
+#[derive(Serialize)]
+struct ModeEntry<'a> {
+    label: &'a str,
+    engine: &'a str,
+    available: bool,
+    reason: Option<&'a str>,
 }
 
-fn s(x: &str) -> Value {
-    Value::Str(x.into())
+#[derive(Serialize)]
+struct CalibrationEntry {
+    family: &'static str,
+    bytes_per_unit: f64,
+    base_bytes: f64,
 }
 
-pub fn summary(x: &Summary) -> Value {
-    obj([
-        ("count", n(x.count)),
-        ("p50_ns", opt_n(x.p50_ns)),
-        ("p99_ns", opt_n(x.p99_ns)),
-        ("p999_ns", opt_n(x.p999_ns)),
-        ("max_ns", opt_n(x.max_ns)),
-        ("total_ns", n(x.total_ns)),
-    ])
+#[derive(Serialize)]
+struct WorkloadEntry<'a> {
+    name: &'a str,
+    family: &'static str,
+    path: String,
+    live_target_bytes: Option<u64>,
+    heap_max_bytes: Option<u64>,
+    params: &'a str,
 }
 
-fn stats(st: &GcStats) -> Value {
-    obj([
-        ("collector", s(&st.collector)),
-        (
-            "fault_mode",
-            st.fault_mode.as_deref().map_or(Value::Null, s),
-        ),
-        (
-            "fallback_reason",
-            st.fallback_reason.as_deref().map_or(Value::Null, s),
-        ),
-        ("cycles", n(st.cycles)),
-        ("last_live_bytes", n(st.last_live_bytes)),
-        ("pauses_dropped", n(st.pauses_dropped)),
-        ("pause_total_ns", n(st.pause_total_ns)),
-        ("pause_max_ns", n(st.pause_max_ns)),
-        ("gc_cpu_ns", n(st.gc_cpu_ns)),
-        ("bytes_moved", n(st.bytes_moved)),
-        ("pages_compacted_by_gc", n(st.pages_compacted_by_gc)),
-        (
-            "pages_compacted_by_mutator",
-            n(st.pages_compacted_by_mutator),
-        ),
-        ("uffd_move_pages", n(st.uffd_move_pages)),
-        ("uffd_copy_pages", n(st.uffd_copy_pages)),
-        ("uffd_zeropage_pages", n(st.uffd_zeropage_pages)),
-        ("fresh_page_faults", n(st.fresh_page_faults)),
-        (
-            "mutator_fault_stalls",
-            obj([
-                ("count", n(st.fault_stalls.count)),
-                ("p50_ns", n(st.fault_stalls.p50_ns)),
-                ("p90_ns", n(st.fault_stalls.p90_ns)),
-                ("p99_ns", n(st.fault_stalls.p99_ns)),
-                ("p999_ns", n(st.fault_stalls.p999_ns)),
-                ("max_ns", n(st.fault_stalls.max_ns)),
-                ("total_ns", n(st.fault_stalls.total_ns)),
-                ("measured_in", s(&st.fault_stalls.measured_in)),
-                (
-                    "buckets_upper_ns_count",
-                    Value::Arr(
-                        st.fault_stalls
-                            .buckets
-                            .iter()
-                            .map(|&(u, c)| Value::Arr(vec![n(u), n(c)]))
-                            .collect(),
-                    ),
-                ),
-            ]),
-        ),
-        (
-            "allocation_stalls",
-            obj([
-                ("count", n(st.alloc_stalls.count)),
-                ("total_ns", n(st.alloc_stalls.total_ns)),
-                ("max_ns", n(st.alloc_stalls.max_ns)),
-                ("listed", n(st.alloc_stalls.list.len() as u64)),
-                ("dropped", n(st.alloc_stalls.dropped)),
-            ]),
-        ),
-        (
-            "cycles_detail",
-            Value::Arr(st.cycles_detail.iter().map(cycle).collect()),
-        ),
-        ("cycles_dropped", n(st.cycles_dropped)),
-        ("peak_heap_bytes", n(st.peak_heap_bytes)),
-        ("peak_rss_bytes", n(st.peak_rss_bytes)),
-    ])
+/// A workload under a mode: `status` (`ok`, `failed`, `not_available`) and what goes with it.
+#[derive(Serialize)]
+struct Run<'a> {
+    workload: &'a str,
+    mode: &'a str,
+    #[serde(flatten)]
+    outcome: RunOutcome<'a>,
 }
 
-fn cycle(c: &CycleDetail) -> Value {
-    obj([
-        ("cycle", n(c.cycle)),
-        ("start_ns", n(c.start_ns)),
-        ("mark_ns", n(c.mark_ns)),
-        ("flip_ns", n(c.flip_ns)),
-        ("compaction_end_ns", opt_n(c.compaction_end_ns)),
-        ("live_bytes", n(c.live_bytes)),
-        ("bytes_moved", n(c.bytes_moved)),
-        ("pages_by_gc", n(c.pages_by_gc)),
-        ("pages_by_mutator", n(c.pages_by_mutator)),
-    ])
+#[derive(Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum RunOutcome<'a> {
+    NotAvailable { reason: &'a str },
+    Failed { reason: &'a str },
+    Ok(Box<Figures<'a>>),
 }
 
-fn curve(t: &Timeline) -> Value {
-    Value::Arr(
-        t.curve()
-            .into_iter()
-            .map(|(w, u)| Value::Arr(vec![n(w), Value::Num(u)]))
-            .collect(),
-    )
+#[derive(Serialize)]
+struct Figures<'a> {
+    wall_ns: u64,
+    user_ns: u64,
+    sys_ns: u64,
+    max_rss_bytes: u64,
+    hiccups: Summary,
+    /// Absent for clox, whose collector reports nothing.
+    #[serde(flatten)]
+    collector: Option<CollectorFigures<'a>>,
 }
 
-fn measured(m: &Measured) -> Vec<(String, Value)> {
-    let mut v: Vec<(String, Value)> = vec![
-        ("wall_ns".into(), n(m.wall_ns)),
-        ("user_ns".into(), n(m.user_ns)),
-        ("sys_ns".into(), n(m.sys_ns)),
-        ("max_rss_bytes".into(), n(m.max_rss_bytes)),
-        ("hiccups".into(), summary(&m.hiccup_summary())),
-    ];
-    let Some(st) = &m.stats else {
-        return v;
-    };
-    v.push(("pauses".into(), summary(&m.pause_summary())));
+#[derive(Serialize)]
+struct CollectorFigures<'a> {
+    pauses: Summary,
+    /// Kind → its figures, kinds in order of first appearance.
+    #[serde(serialize_with = "as_map")]
+    by_kind: Vec<(String, KindFigures)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mmu_window_ns_utilization: Option<Vec<(u64, f64)>>,
+    /// Allocation stalls counted as lost time too; absent when some stalls' times are unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mmu_with_stalls_window_ns_utilization: Option<Vec<(u64, f64)>>,
+    allocation_stalls: Summary,
+    /// Rebuilt from the collector's buckets: upper bounds (see stats.mutator_fault_stalls).
+    fault_stalls: Summary,
+    stats: &'a GcStats,
+}
+
+#[derive(Serialize)]
+struct KindFigures {
+    pauses: Summary,
+    ttsp: Summary,
+}
+
+/// `(key, value)` pairs as a JSON object, in their order.
+fn as_map<S: Serializer, V: Serialize>(pairs: &[(String, V)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
+fn collector_figures(m: &Measured) -> Option<CollectorFigures<'_>> {
+    let stats = m.stats.as_ref()?;
     let by_kind = m
         .kinds()
         .into_iter()
         .map(|k| {
-            let list = st
-                .pauses
-                .iter()
-                .filter(|p| p.kind == k)
-                .map(|p| Value::Arr(vec![n(p.start_ns), n(p.ns), n(p.ttsp_ns), n(p.cycle)]))
-                .collect();
-            let entry = obj([
-                ("pauses", summary(&m.pauses(Some(&k)).summary())),
-                ("ttsp", summary(&m.ttsp(Some(&k)).summary())),
-                ("list_start_ns_ns_ttsp_ns_cycle", Value::Arr(list)),
-            ]);
-            (k, entry)
+            let figures = KindFigures {
+                pauses: m.pauses(Some(&k)).summary(),
+                ttsp: m.ttsp(Some(&k)).summary(),
+            };
+            (k, figures)
         })
         .collect();
-    v.push(("by_kind".into(), Value::Obj(by_kind)));
-    if let Some(t) = m.timeline() {
-        v.push(("mmu_window_ns_utilization".into(), curve(&t)));
-    }
-    if let Some(t) = m.blocked_timeline() {
-        v.push(("mmu_with_stalls_window_ns_utilization".into(), curve(&t)));
-    }
-    v.push((
-        "allocation_stalls".into(),
-        summary(&m.alloc_stalls().summary()),
-    ));
-    // Rebuilt from the collector's buckets: upper bounds (see stats.mutator_fault_stalls).
-    v.push(("fault_stalls".into(), summary(&m.fault_stall_summary())));
-    if !m.stalls.is_empty() {
-        let list = m
-            .stalls
-            .iter()
-            .map(|&(start, ns)| Value::Arr(vec![n(start), n(ns)]))
-            .collect();
-        v.push(("allocation_stall_list_start_ns_ns".into(), Value::Arr(list)));
-    }
-    v.push(("stats".into(), stats(st)));
-    v
+    Some(CollectorFigures {
+        pauses: m.pause_summary(),
+        by_kind,
+        mmu_window_ns_utilization: m.timeline().map(|t| t.curve()),
+        mmu_with_stalls_window_ns_utilization: m.blocked_timeline().map(|t| t.curve()),
+        allocation_stalls: m.alloc_stalls().summary(),
+        fault_stalls: m.fault_stall_summary(),
+        stats,
+    })
 }
 
-pub fn to_json(r: &Results) -> Value {
-    let modes = r
-        .modes
-        .iter()
-        .map(|m| {
-            obj([
-                ("label", s(&m.label)),
-                ("engine", s(m.engine)),
-                ("available", Value::Bool(m.unavailable.is_none())),
-                ("reason", m.unavailable.as_deref().map_or(Value::Null, s)),
-            ])
-        })
-        .collect();
-    let workloads = r
-        .workloads
-        .iter()
-        .map(|w| {
-            obj([
-                ("name", s(&w.name)),
-                ("family", s(w.family.stem())),
-                ("path", s(&w.path.display().to_string())),
-                ("live_target_bytes", opt_n(w.live_target)),
-                ("heap_max_bytes", opt_n(w.heap_max)),
-                ("params", s(w.params.trim())),
-            ])
-        })
-        .collect();
-    let cals = r
-        .calibrations
-        .iter()
-        .map(|(f, c)| {
-            obj([
-                ("family", s(f.stem())),
-                ("bytes_per_unit", Value::Num(c.per_unit)),
-                ("base_bytes", Value::Num(c.base)),
-            ])
-        })
-        .collect();
-    let runs = r
-        .cells
-        .iter()
-        .map(|c| {
-            let mut m: Vec<(String, Value)> = vec![
-                ("workload".into(), s(&c.workload)),
-                ("mode".into(), s(&c.mode)),
-            ];
-            match &c.outcome {
-                Outcome::NotAvailable(why) => {
-                    m.push(("status".into(), s("not_available")));
-                    m.push(("reason".into(), s(why)));
-                }
-                Outcome::Failed(why) => {
-                    m.push(("status".into(), s("failed")));
-                    m.push(("reason".into(), s(why)));
-                }
-                Outcome::Done(x) => {
-                    m.push(("status".into(), s("ok")));
-                    m.extend(measured(x));
-                }
-            }
-            Value::Obj(m)
-        })
-        .collect();
-    let floor = super::hist::Durations::from_values(r.floor.iter().copied()).summary();
-    obj([
-        ("started", s(&r.started)),
-        ("quick", Value::Bool(r.quick)),
-        ("command", s(&r.command)),
-        ("seconds", Value::Num(r.seconds)),
-        (
-            "machine",
-            obj([
-                ("cpu", s(&r.machine.cpu)),
-                ("cores", n(r.machine.cores as u64)),
-                ("mem_bytes", n(r.machine.mem_bytes)),
-                ("kernel", s(&r.machine.kernel)),
-                ("load_at_start", s(&r.machine.load)),
-            ]),
-        ),
-        ("hiccup_floor", summary(&floor)),
-        ("modes", Value::Arr(modes)),
-        ("calibrations", Value::Arr(cals)),
-        ("workloads", Value::Arr(workloads)),
-        ("runs", Value::Arr(runs)),
-    ])
+fn figures(m: &Measured) -> Figures<'_> {
+    Figures {
+        wall_ns: m.wall_ns,
+        user_ns: m.user_ns,
+        sys_ns: m.sys_ns,
+        max_rss_bytes: m.max_rss_bytes,
+        hiccups: m.hiccup_summary(),
+        collector: collector_figures(m),
+    }
+}
+
+fn file(r: &Results) -> File<'_> {
+    File {
+        started: &r.started,
+        quick: r.quick,
+        command: &r.command,
+        seconds: r.seconds,
+        machine: &r.machine,
+        hiccup_floor: Durations::from_values(r.floor.iter().copied()).summary(),
+        modes: r
+            .modes
+            .iter()
+            .map(|m| ModeEntry {
+                label: &m.label,
+                engine: m.engine,
+                available: m.unavailable.is_none(),
+                reason: m.unavailable.as_deref(),
+            })
+            .collect(),
+        calibrations: r
+            .calibrations
+            .iter()
+            .map(|(f, c)| CalibrationEntry {
+                family: f.stem(),
+                bytes_per_unit: c.per_unit,
+                base_bytes: c.base,
+            })
+            .collect(),
+        workloads: r
+            .workloads
+            .iter()
+            .map(|w| WorkloadEntry {
+                name: &w.name,
+                family: w.family.stem(),
+                path: w.path.display().to_string(),
+                live_target_bytes: w.live_target,
+                heap_max_bytes: w.heap_max,
+                params: w.params.trim(),
+            })
+            .collect(),
+        runs: r
+            .cells
+            .iter()
+            .map(|c| Run {
+                workload: &c.workload,
+                mode: &c.mode,
+                outcome: match &c.outcome {
+                    Outcome::NotAvailable(why) => RunOutcome::NotAvailable { reason: why },
+                    Outcome::Failed(why) => RunOutcome::Failed { reason: why },
+                    Outcome::Done(m) => RunOutcome::Ok(Box::new(figures(m))),
+                },
+            })
+            .collect(),
+    }
+}
+
+/// The text of `results.json`.
+pub fn to_json(r: &Results) -> Result<String, String> {
+    let mut text = serde_json::to_string_pretty(&file(r))
+        .map_err(|e| format!("results.json: cannot serialize: {e}"))?;
+    text.push('\n');
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pauses::cells::Cell;
+    use crate::pauses::{gcstats, report, workloads::MB};
+    use serde_json::Value;
+
+    #[test]
+    fn every_run_with_its_status_and_figures() {
+        let mut r = report::tests::sample_results();
+        r.cells.push(Cell {
+            workload: "gcbench_64mb".into(),
+            mode: "concurrent-thread".into(),
+            outcome: Outcome::NotAvailable("no uffd".into()),
+        });
+        let text = to_json(&r).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["quick"], true);
+        assert!(v["machine"]["load_at_start"].is_string());
+        assert_eq!(v["hiccup_floor"]["count"], 2);
+        assert_eq!(v["modes"][2]["available"], false);
+        assert_eq!(v["modes"][2]["reason"], "no uffd");
+        assert_eq!(v["modes"][0]["reason"], Value::Null);
+        assert_eq!(v["workloads"][1]["live_target_bytes"], 64 * MB);
+        let runs = v["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 7);
+
+        let conc = &runs[1];
+        assert_eq!(
+            (&conc["mode"], &conc["status"]),
+            (&"concurrent-sigbus".into(), &"ok".into())
+        );
+        assert_eq!(conc["pauses"]["count"], 2);
+        assert_eq!(conc["by_kind"]["mark"]["pauses"]["count"], 1);
+        assert_eq!(conc["by_kind"]["flip"]["ttsp"]["count"], 1);
+        assert!(conc["mmu_window_ns_utilization"][0].is_array());
+        // The collector's statistics as `lox` writes them, readable by the same reader.
+        let stats = gcstats::parse(&conc["stats"].to_string()).unwrap();
+        assert_eq!(stats.pauses[1].kind, "flip");
+        // By kind in order of first appearance.
+        assert!(text.find("\"mark\": {").unwrap() < text.find("\"flip\": {").unwrap());
+
+        let clox = &runs[2];
+        assert_eq!(clox["status"], "ok");
+        assert_eq!(clox["wall_ns"], 2_000_000_000u64);
+        assert!(clox.get("pauses").is_none() && clox.get("stats").is_none());
+        assert_eq!(runs[5]["status"], "failed");
+        assert_eq!(runs[5]["reason"], "boom");
+        assert_eq!(runs[6]["status"], "not_available");
+        assert_eq!(runs[6]["reason"], "no uffd");
+    }
 }

@@ -443,8 +443,9 @@ pub(crate) fn fill_stats(sh: &Shared, s: &mut GcStats) {
     s.pages_recycled = Counters::get(&c.pages_recycled);
     s.fault_waits = Counters::get(&c.waits);
     s.spurious_faults = Counters::get(&c.spurious_faults);
-    s.gc_thread_cpu_ns =
-        Counters::get(&c.gc_cpu_ns) + sh.mark.helper_cpu_ns.load(Ordering::Relaxed);
+    s.set_gc_thread_cpu_ns(
+        Counters::get(&c.gc_cpu_ns) + sh.mark.helper_cpu_ns.load(Ordering::Relaxed),
+    );
     s.update_open_cycle(s.pages_compacted_by_gc, s.pages_compacted_by_mutator);
     let h = c.stalls.summary();
     let f = &mut s.mutator_fault_stalls;
