@@ -224,6 +224,13 @@ pub struct GcStats<Name = &'static str> {
     pub mutator_fault_stalls: FaultStalls<Name>,
     #[cfg_attr(feature = "serde", serde(default))]
     pub allocation_stalls: StallSummary,
+    /// Collections run because an allocation would have taken the heap past its limit
+    /// (`collector/limit.rs`): near the limit, one per such collection.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub limit_collections: u64,
+    /// Allocations refused with out-of-memory.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub out_of_memory: u64,
     #[cfg_attr(feature = "serde", serde(default))]
     pub peak_heap_bytes: u64,
     #[cfg_attr(feature = "serde", serde(default))]
@@ -516,6 +523,8 @@ mod tests {
                 "spurious_faults",
                 "mutator_fault_stalls",
                 "allocation_stalls",
+                "limit_collections",
+                "out_of_memory",
                 "peak_heap_bytes",
                 "peak_rss_bytes",
             ];

@@ -101,6 +101,8 @@ fn a_live_set_that_only_grows_fails_within_a_few_cycles_in_both_modes() {
             s.peak_heap_bytes <= max as u64,
             "{mode:?}: heap passed its limit"
         );
+        assert_eq!(s.out_of_memory, 1, "{mode:?}");
+        assert!((1..=3).contains(&s.limit_collections), "{mode:?}: {s:?}");
         // Triggers at 1, 2, 4, 8 MiB, then at the limit: one collection (two in concurrent
         // mode, whose first may hold floating garbage).
         assert!(

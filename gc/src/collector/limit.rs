@@ -113,6 +113,14 @@ impl<M: ObjectModel> Heap<M> {
         bytes: usize,
         roots: &mut dyn RootSet,
     ) -> Result<(), OutOfMemory> {
+        let r = self.make_room(bytes, roots);
+        if r.is_err() {
+            self.stats.out_of_memory += 1;
+        }
+        r
+    }
+
+    fn make_room(&mut self, bytes: usize, roots: &mut dyn RootSet) -> Result<(), OutOfMemory> {
         let limit = self.limit_bytes();
         let need = bytes.saturating_add(TLAB_BYTES);
         if need > limit {
@@ -126,6 +134,7 @@ impl<M: ObjectModel> Heap<M> {
         loop {
             // A full collection: one whose cycle began while the program was waiting here,
             // so that it holds no floating garbage of the program's.
+            self.stats.limit_collections += 1;
             let full = if self.conc.is_some() {
                 // A running compaction's wait is its own allocation stall.
                 self.finish_running_cycle(true);
