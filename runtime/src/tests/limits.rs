@@ -1,7 +1,7 @@
 //! The limits the loader and the VM enforce on their own, seen through the embedding API: a
 //! hand-built function that needs too many stack slots (the compiler never produces one: it
 //! reports the line instead), and the longest string, whose check needs 7 GB of memory and
-//! runs only on request (`cargo test --release -p lox -- --ignored longest_string`).
+//! runs only on request (`cargo test --release -p lox --lib -- --ignored longest_string`).
 
 use super::harness;
 use crate::api::InterpretError;
