@@ -12,6 +12,8 @@
 //!   compilation with `Too deeply nested.` instead of overflowing the native stack.
 //! - While `Proto::upvalue_count` is a `u8`, a function with exactly 256 upvalues (clox's
 //!   maximum) is rejected with `Too many closure variables in function.`.
+//! - A function whose stack would need more than [`verify::MAX_STACK`] slots (clox has no such
+//!   limit) is rejected with a line: the loader would refuse it anyway, without one.
 
 #[cfg(test)]
 mod clox_diff;
@@ -27,6 +29,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::chunk::{Constant, Op, Proto};
 use crate::scanner::{Scanner, Token, TokenKind};
+use crate::verify;
 use scope::{FnKind, FnState};
 
 /// How many nested constructs (sub-expressions, statements, function bodies) the compiler
@@ -277,6 +280,27 @@ impl<'s> Compiler<'s> {
         }
         self.emit((offset >> 8) as u8);
         self.emit(offset as u8);
+    }
+
+    /// Reports a finished function whose stack would pass [`verify::MAX_STACK`] slots (say
+    /// nested calls with hundreds of arguments each), at the line of the first instruction
+    /// that passes it. Each instruction pushes at most one value, so a function with fewer
+    /// bytes of code than the limit cannot reach it: most functions skip the walk. Reported
+    /// without panic mode: the function's closing brace is already consumed.
+    fn check_stack_slots(&mut self, proto: &Proto) {
+        let bound = proto.code.len() + usize::from(proto.arity) + 1;
+        if self.had_error || bound <= verify::MAX_STACK as usize {
+            return;
+        }
+        // Any other failure is the loader's to report: it is no fault of the source.
+        if let Err(verify::Invalid::TooManySlots { pc }) = verify::check(proto) {
+            let line = proto.lines.get(pc).copied().unwrap_or(self.previous.line);
+            self.errors.push(format!(
+                "[line {line}] Error: Function or expression needs more than {} stack slots.",
+                verify::MAX_STACK
+            ));
+            self.had_error = true;
+        }
     }
 
     // ----- constants -----

@@ -82,7 +82,8 @@ impl VmCore {
             self.heap.shade(s.0);
             return Ok(s);
         }
-        if bytes.len() > u32::MAX as usize {
+        // Only a literal of 4 GiB can get here: concatenation checks the length first.
+        if bytes.len() > object::MAX_STRING_BYTES {
             return Err(OutOfMemory);
         }
         // Make room first: a collection during the string's own allocation only turns dead

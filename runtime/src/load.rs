@@ -57,7 +57,7 @@ impl VmCore {
             proto: script,
             next: 0,
             base: self.roots.temps.len(),
-            max_stack: verify::check(script).map_err(LoadError::Invalid)?,
+            max_stack: verify::check(script).map_err(|e| LoadError::Invalid(e.to_string()))?,
         }];
         loop {
             let Some(top) = pending.last_mut() else {
@@ -72,7 +72,8 @@ impl VmCore {
                         self.roots.temps.push(v);
                     }
                     Constant::Function(child) => {
-                        let max_stack = verify::check(child).map_err(LoadError::Invalid)?;
+                        let max_stack =
+                            verify::check(child).map_err(|e| LoadError::Invalid(e.to_string()))?;
                         let base = self.roots.temps.len();
                         pending.push(Pending {
                             proto: child,

@@ -92,6 +92,15 @@ pub fn header(tag: u32, words: usize) -> u64 {
     ((words as u64) << 8) | u64::from(tag)
 }
 
+/// Longest string, in bytes: a string keeps its length in 32 bits of its meta word.
+pub const MAX_STRING_BYTES: usize = u32::MAX as usize;
+
+/// The length of `a` bytes followed by `b` bytes, if a string can be that long.
+#[inline]
+pub fn concatenated_len(a: usize, b: usize) -> Option<usize> {
+    a.checked_add(b).filter(|&n| n <= MAX_STRING_BYTES)
+}
+
 /// Words of a string with `len` bytes.
 #[inline(always)]
 pub fn string_words(len: usize) -> usize {
@@ -449,6 +458,18 @@ mod tests {
         assert_eq!(string_words(1), 3);
         assert_eq!(string_words(8), 3);
         assert_eq!(string_words(9), 4);
+    }
+
+    #[test]
+    fn strings_stop_at_four_gib() {
+        assert_eq!(MAX_STRING_BYTES, (1 << 32) - 1);
+        assert_eq!(
+            concatenated_len(MAX_STRING_BYTES - 1, 1),
+            Some(MAX_STRING_BYTES)
+        );
+        assert_eq!(concatenated_len(MAX_STRING_BYTES, 1), None);
+        assert_eq!(concatenated_len(1 << 31, 1 << 31), None);
+        assert_eq!(concatenated_len(usize::MAX, 1), None);
     }
 
     #[test]

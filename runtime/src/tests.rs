@@ -5,6 +5,7 @@
 //! verification.
 
 mod barrier;
+mod limits;
 
 use crate::api::{HostValue, InterpretError, Vm, VmOptions};
 use crate::object::Obj;

@@ -9,23 +9,66 @@
 //! worklist data-flow pass over that; two paths reaching one offset with different heights is an
 //! error.
 
+use std::fmt;
+
 use crate::chunk::{Constant, Op, Proto};
+
+/// Why a prototype failed the check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Invalid {
+    /// The instruction at `pc` would raise the stack height past [`MAX_STACK`]. The only
+    /// failure the compiler can produce from well-formed source: it reports it with a line.
+    TooManySlots { pc: usize },
+    /// Anything else: a compiler bug, or a prototype built by hand.
+    Malformed(String),
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Invalid::TooManySlots { pc } => write!(
+                f,
+                "bad bytecode at {pc}: function needs more than {MAX_STACK} stack slots"
+            ),
+            Invalid::Malformed(why) => f.write_str(why),
+        }
+    }
+}
 
 /// Checks `p` (not its nested functions) and returns its maximum stack height, counted from
 /// the frame base (slot 0 is the callee).
-pub fn check(p: &Proto) -> Result<u32, String> {
+pub fn check(p: &Proto) -> Result<u32, Invalid> {
+    check_code(p).map_err(|e| match e {
+        Walk::TooManySlots(pc) => Invalid::TooManySlots { pc },
+        Walk::Malformed(why) => Invalid::Malformed(why),
+    })
+}
+
+/// How the walk stopped early; `String` errors from the operand helpers convert into it.
+enum Walk {
+    TooManySlots(usize),
+    Malformed(String),
+}
+
+impl From<String> for Walk {
+    fn from(why: String) -> Self {
+        Walk::Malformed(why)
+    }
+}
+
+fn check_code(p: &Proto) -> Result<u32, Walk> {
     let code = &p.code;
     if code.len() != p.lines.len() {
-        return Err("line table length differs from code length".into());
+        return Err(String::from("line table length differs from code length").into());
     }
     if code.len() > u32::MAX as usize / 2 {
-        return Err("function too large".into());
+        return Err(String::from("function too large").into());
     }
     // Stack height on entry to each offset; -1 = not reached yet.
     let mut height: Vec<i32> = vec![-1; code.len()];
     let mut work: Vec<(usize, i32)> = vec![(0, i32::from(p.arity) + 1)];
     let mut max = i32::from(p.arity) + 1;
-    let err = |pc: usize, what: &str| Err(format!("bad bytecode at {pc}: {what}"));
+    let err = |pc: usize, what: &str| Err(Walk::Malformed(format!("bad bytecode at {pc}: {what}")));
 
     while let Some((pc, h)) = work.pop() {
         if pc >= code.len() {
@@ -182,11 +225,11 @@ pub fn check(p: &Proto) -> Result<u32, String> {
             return err(pc, "stack underflow");
         }
         let nh = h + effect;
-        max = max.max(nh).max(h);
+        if nh > MAX_STACK as i32 {
+            return Err(Walk::TooManySlots(pc));
+        }
+        max = max.max(nh);
         work.push((pc + len, nh));
-    }
-    if max > MAX_STACK as i32 {
-        return Err(format!("function needs more than {MAX_STACK} stack slots"));
     }
     Ok(max as u32)
 }
@@ -264,7 +307,10 @@ mod tests {
             ],
             vec![],
         );
-        assert!(check(&underflow).unwrap_err().contains("underflow"));
+        assert!(check(&underflow)
+            .unwrap_err()
+            .to_string()
+            .contains("underflow"));
         let falls_off = proto(vec![Op::Nil as u8], vec![]);
         assert!(check(&falls_off).is_err());
         let bad_local = proto(vec![Op::GetLocal as u8, 3, Op::Return as u8], vec![]);
@@ -281,7 +327,10 @@ mod tests {
             ],
             vec![],
         );
-        assert!(check(&mismatch).unwrap_err().contains("inconsistent"));
+        assert!(check(&mismatch)
+            .unwrap_err()
+            .to_string()
+            .contains("inconsistent"));
         let bad_const = proto(vec![Op::Constant as u8, 0, Op::Return as u8], vec![]);
         assert!(check(&bad_const).is_err());
         let bad_name = proto(

@@ -21,7 +21,7 @@
 
 use crate::heapops::TableRef;
 use crate::natives::{NativeEntry, NativeKind};
-use crate::object::{field, tag, LoxModel, Obj, UPVALUE_CLOSED};
+use crate::object::{self, field, tag, LoxModel, Obj, UPVALUE_CLOSED};
 use crate::print::{print_string, print_value};
 use crate::roots::{Frame, Roots, FRAMES_MAX, STACK_SLOTS};
 use crate::table;
@@ -430,15 +430,29 @@ impl VmCore {
         }
     }
 
-    /// Pops two strings and pushes their concatenation.
+    /// Pops two strings and pushes their concatenation. Past the longest string the error says
+    /// so (not "Out of memory.", which the heap may not be); a result the off-heap buffer
+    /// cannot hold is "Out of memory." rather than an abort.
     fn concatenate(&mut self) -> Result<(), RuntimeError> {
+        // SAFETY: both operands are on the stack, current; no safepoint before they are copied.
+        let (a, b) = unsafe {
+            (
+                Obj::from_value(self.roots.stack.peek(1)),
+                Obj::from_value(self.roots.stack.peek(0)),
+            )
+        };
+        let Some(len) = object::concatenated_len(a.string_len(), b.string_len()) else {
+            return Err(self.runtime_error(b"String too long."));
+        };
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
-        // SAFETY: both operands are on the stack, current; copied off-heap before allocating.
-        unsafe {
-            buf.extend_from_slice(Obj::from_value(self.roots.stack.peek(1)).string_bytes());
-            buf.extend_from_slice(Obj::from_value(self.roots.stack.peek(0)).string_bytes());
+        if buf.try_reserve(len).is_err() {
+            self.scratch = buf;
+            return Err(self.out_of_memory());
         }
+        // Copied off-heap before allocating: the operands may move.
+        buf.extend_from_slice(a.string_bytes());
+        buf.extend_from_slice(b.string_bytes());
         let r = self.intern(&buf);
         self.scratch = buf;
         match r {

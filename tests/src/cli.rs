@@ -84,8 +84,14 @@ pub fn checks(bin: &Path, scratch: &Path) -> Vec<Check> {
     };
     let ok_file = file("cli_ok.lox", "print \"ok\";\n");
     let rt_file = file("cli_runtime.lox", "print \"before\";\nnil();\n");
+    // A 2 MiB literal: loading it into a 1 MiB heap fails before the script starts.
+    let big_file = file(
+        "cli_big_literal.lox",
+        &format!("print \"before\";\nprint \"{}\";\n", "x".repeat(2 << 20)),
+    );
     let ok = ok_file.to_string_lossy().into_owned();
     let rt = rt_file.to_string_lossy().into_owned();
+    let big = big_file.to_string_lossy().into_owned();
     let stats_ok = scratch.join("stats_ok.json");
     let stats_rt = scratch.join("stats_rt.json");
     let stats_ok_s = stats_ok.to_string_lossy().into_owned();
@@ -230,6 +236,31 @@ pub fn checks(bin: &Path, scratch: &Path) -> Vec<Check> {
         ],
         b"",
         &|r, f| expect_code(r, 0, f),
+    );
+    run(
+        "constants larger than the heap are refused at load, exit 70",
+        &["--heap-max", "1M", &big],
+        b"",
+        &|r, f| {
+            expect_code(r, 70, f);
+            // Nothing ran, and there is no frame to name a line.
+            if !r.stdout.is_empty() || r.stderr != "Out of memory.\n" {
+                f.push(format!(
+                    "stdout {:?}, stderr {:?}; expected nothing and \"Out of memory.\"",
+                    first_lines(&r.stdout),
+                    first_lines(&r.stderr)
+                ));
+            }
+        },
+    );
+    run(
+        "a heap too small to start the VM exits 71",
+        &["--heap-max", "1K", &ok],
+        b"",
+        &|r, f| {
+            expect_code(r, 71, f);
+            expect_contains("stderr", &r.stderr, "out of memory creating the VM", f);
+        },
     );
     run("missing file exits 74", &[&missing], b"", &|r, f| {
         expect_code(r, 74, f);

@@ -3,6 +3,8 @@
 //! Each case is about robustness: the VM must answer (a result or a compile error), never crash,
 //! hang or overflow the native stack, whatever the bytes.
 
+mod limits;
+
 use crate::process::{lines, Exit, Outcome};
 
 /// Nesting depth of the generated deep programs: far beyond any sane source, far beyond what a
@@ -13,7 +15,15 @@ const DEPTH: usize = 100_000;
 pub struct Generated {
     pub name: &'static str,
     pub source: Vec<u8>,
-    pub judge: fn(&Outcome) -> Vec<String>,
+    pub judge: Judgement,
+}
+
+/// How a generated test is judged.
+pub enum Judgement {
+    /// By a function of the outcome.
+    ByCode(fn(&Outcome) -> Vec<String>),
+    /// By the corpus annotations in its own source, as a file under `tests/lox/` would be.
+    Annotated,
 }
 
 /// Every generated case.
@@ -74,58 +84,44 @@ pub fn cases() -> Vec<Generated> {
     }
     moderate.push(b'\n');
 
-    vec![
-        Generated {
-            name: "moderate_nesting.lox",
-            source: moderate,
-            judge: |o| expect_exact(o, 0, b"1\n2\n3\n"),
-        },
-        Generated {
-            name: "deep_parens.lox",
-            source: deep_parens,
-            judge: result_or_compile_error_1,
-        },
-        Generated {
-            name: "deep_blocks.lox",
-            source: deep_blocks,
-            judge: result_or_compile_error_1,
-        },
-        Generated {
-            name: "deep_not.lox",
-            source: deep_not,
-            judge: result_or_compile_error_false,
-        },
-        Generated {
-            name: "deep_functions.lox",
-            source: deep_funs,
-            judge: result_or_compile_error_empty,
-        },
-        Generated {
-            name: "deep_calls.lox",
-            source: deep_calls,
-            judge: nested_calls,
-        },
-        Generated {
-            name: "big_literal.lox",
-            source: big_literal,
-            judge: big_literal_printed,
-        },
-        Generated {
-            name: "non_utf8_string.lox",
-            source: b"print \"\xff\xfe caf\xe9\";\nprint \"ok\";\n".to_vec(),
-            judge: raw_bytes_printed,
-        },
-        Generated {
-            name: "non_utf8_comment.lox",
-            source: b"// caf\xe9 \xff\xfe\nprint 3; // \xc3\x28\n".to_vec(),
-            judge: |o| expect_exact(o, 0, b"3\n"),
-        },
-        Generated {
-            name: "non_utf8_code.lox",
-            source: b"print 1;\n\xff\xfe\nprint 2;\n".to_vec(),
-            judge: unexpected_character_on_line_2,
-        },
-    ]
+    let by_code =
+        |name: &'static str, source: Vec<u8>, judge: fn(&Outcome) -> Vec<String>| Generated {
+            name,
+            source,
+            judge: Judgement::ByCode(judge),
+        };
+    let mut cases = vec![
+        by_code("moderate_nesting.lox", moderate, |o| {
+            expect_exact(o, 0, b"1\n2\n3\n")
+        }),
+        by_code("deep_parens.lox", deep_parens, result_or_compile_error_1),
+        by_code("deep_blocks.lox", deep_blocks, result_or_compile_error_1),
+        by_code("deep_not.lox", deep_not, result_or_compile_error_false),
+        by_code(
+            "deep_functions.lox",
+            deep_funs,
+            result_or_compile_error_empty,
+        ),
+        by_code("deep_calls.lox", deep_calls, nested_calls),
+        by_code("big_literal.lox", big_literal, big_literal_printed),
+        by_code(
+            "non_utf8_string.lox",
+            b"print \"\xff\xfe caf\xe9\";\nprint \"ok\";\n".to_vec(),
+            raw_bytes_printed,
+        ),
+        by_code(
+            "non_utf8_comment.lox",
+            b"// caf\xe9 \xff\xfe\nprint 3; // \xc3\x28\n".to_vec(),
+            |o| expect_exact(o, 0, b"3\n"),
+        ),
+        by_code(
+            "non_utf8_code.lox",
+            b"print 1;\n\xff\xfe\nprint 2;\n".to_vec(),
+            unexpected_character_on_line_2,
+        ),
+    ];
+    cases.extend(limits::cases());
+    cases
 }
 
 fn crashed(o: &Outcome) -> Option<String> {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::check;
 use crate::expect::{self, Expectations};
-use crate::generated::{self, Generated};
+use crate::generated::{self, Generated, Judgement};
 use crate::process::{self, Outcome};
 
 /// The GC modes every test runs in: the flags given to `lox` before the file.
@@ -207,10 +207,17 @@ fn collect(dir: &Path, scratch: &Path, filters: &[String]) -> Result<Vec<Case>, 
         let file = scratch.join(g.name);
         std::fs::write(&file, &g.source)
             .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        let judge = match g.judge {
+            Judgement::ByCode(f) => Judge::Generated(f),
+            Judgement::Annotated => Judge::Annotated(
+                expect::parse(&g.source)
+                    .ok_or_else(|| format!("generated/{} is marked nontest", g.name))?,
+            ),
+        };
         cases.push(Case {
             name: format!("generated/{}", g.name),
             file,
-            judge: Judge::Generated(g.judge),
+            judge,
         });
     }
     Ok(cases)

@@ -118,6 +118,7 @@ impl<'s> Compiler<'s> {
         let mut done = std::mem::replace(&mut self.cur, enclosing);
         done.proto.upvalue_count = upvalue_count;
         done.proto.arity = arity;
+        self.check_stack_slots(&done.proto);
         (done.proto, done.upvalues)
     }
 

@@ -296,6 +296,65 @@ fn locals_and_upvalues_limits() {
     );
 }
 
+/// Nested calls holding `levels` pending calls of a 254-argument `f`, the innermost a call of
+/// `g` with `last` arguments, each call on a line of its own, inside `fun outer()` when
+/// `in_function`. The deepest stack: slot 0, 255 slots per level, `g` and its arguments.
+fn deep_stack(levels: usize, last: usize, in_function: bool) -> String {
+    let mut s = String::new();
+    if in_function {
+        s.push_str(
+            "fun outer() {
+",
+        );
+    }
+    s.push_str(
+        "print
+",
+    );
+    for _ in 0..levels {
+        s.push_str(&format!(
+            "f({}
+",
+            "a, ".repeat(254)
+        ));
+    }
+    s.push_str(&format!(
+        "g({}){};
+",
+        vec!["a"; last].join(", "),
+        ")".repeat(levels)
+    ));
+    if in_function {
+        s.push_str("}\n");
+    }
+    s
+}
+
+#[test]
+fn stack_slot_limit_is_reported_with_a_line() {
+    // 1 + 128 * 255 + 1 + 125 = 32,767 slots: the most a function may use.
+    for in_function in [false, true] {
+        let ok = deep_stack(128, 125, in_function);
+        assert!(compile(ok.as_bytes()).is_ok(), "in function: {in_function}");
+        let over = deep_stack(128, 126, in_function);
+        // The line of `g`'s call, the last of the calls: the 126th argument is one too many.
+        let line = 128 + 2 + usize::from(in_function);
+        assert_eq!(
+            errors_of(over.as_bytes()),
+            vec![format!(
+                "[line {line}] Error: Function or expression needs more than 32767 stack slots."
+            )],
+            "in function: {in_function}"
+        );
+    }
+    // Earlier errors come first and suppress the check: the code after them is incomplete.
+    let over = format!("print ;\n{}", deep_stack(128, 126, false));
+    assert_eq!(
+        errors_of(over.as_bytes()),
+        vec!["[line 1] Error at ';': Expect expression."]
+    );
+}
+
 /// Whether a `Proto::upvalue_count`-typed field can hold 256.
 fn holds_256<T: TryFrom<usize>>(_: &T) -> bool {
     T::try_from(256).is_ok()
