@@ -133,7 +133,15 @@ fn black_allocation(fault: FaultMode) {
     for i in 0..2000 {
         let r = 12 + rng.below(12);
         let old = 1 + rng.below(11);
-        let extra = if i % 97 == 0 { 1500 } else { rng.below(20) };
+        // One black node of 3 MiB (768 pages): its pages find their object through the
+        // recorded first objects, not by searching back to its start from each page.
+        let extra = if i == 1000 {
+            400_000
+        } else if i % 97 == 0 {
+            1500
+        } else {
+            rng.below(20)
+        };
         w.alloc_node_from(r, &[old, 12 + (i % 12)], extra).unwrap();
         if i % 7 == 0 {
             w.store(old, 1, r, true);

@@ -46,6 +46,8 @@ impl<M: ObjectModel> Compactor<M> {
     pub fn new(sh: Arc<Shared>, p: CycleParams, mut scratch: ScratchSource) -> Self {
         let old_bytes = p.old_top.offset_from(sh.base);
         scratch.begin_cycle(sh.from_base, old_bytes);
+        // Before any black page is compacted or its read bound taken here.
+        p.src.record_black_first_objects();
         let mut c = Compactor {
             sh,
             p,
