@@ -30,7 +30,7 @@ use crate::os::clock::monotonic_ns;
 /// Rule 2: collections in a row at the limit that recover little.
 pub const OVERHEAD_CYCLES: u32 = 5;
 /// Rule 2: a collection "recovers little" when it leaves less than this share of the limit free.
-pub const OVERHEAD_FREE_PERCENT: usize = 5;
+pub const OVERHEAD_FREE_PERCENT: usize = 10;
 /// Rule 2: the share of wall time spent waiting for the collector over those collections.
 pub const OVERHEAD_TIME_PERCENT: u64 = 90;
 
