@@ -90,7 +90,13 @@ impl VmCore {
         // SAFETY: entries from a root, current.
         let cap = unsafe { table::capacity_of(self.roots.strings.entries) };
         if table::needs_grow(self.roots.strings.count, cap) {
-            self.grow_strings(table::grown_capacity(cap))?;
+            // The count includes the tombstones of strings that died: size the new array by
+            // the live keys, or a program that keeps making short-lived strings would double
+            // the table at every rebuild, for ever, and it would never shrink after its
+            // strings are gone.
+            // SAFETY: as above.
+            let live = unsafe { table::live_keys(self.roots.strings.entries) };
+            self.resize_strings(table::rebuilt_capacity(live))?;
         }
         let n = object::string_words(bytes.len());
         let (s, []) = self.alloc_keep(n, [])?;
@@ -128,7 +134,7 @@ impl VmCore {
     /// Replaces the intern table's entries with a weak array of `capacity` pairs holding its
     /// live entries.
     #[inline(never)]
-    fn grow_strings(&mut self, capacity: usize) -> Result<(), OutOfMemory> {
+    fn resize_strings(&mut self, capacity: usize) -> Result<(), OutOfMemory> {
         let (e, []) = self.alloc_keep(object::entries_words(capacity), [])?;
         e.set_word(
             0,
