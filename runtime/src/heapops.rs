@@ -89,11 +89,17 @@ impl VmCore {
         // entries into tombstones, which does not change the count.
         // SAFETY: entries from a root, current.
         let cap = unsafe { table::capacity_of(self.roots.strings.entries) };
-        if table::needs_grow(self.roots.strings.count, cap) {
+        // After a collection swept most of its keys, the table is rebuilt smaller (its array
+        // is live heap, and would stay resident) rather than waiting for tombstones to fill it.
+        let shrink = self
+            .roots
+            .strings_swept_live
+            .take()
+            .is_some_and(|live| table::should_shrink(live, cap));
+        if shrink || table::needs_grow(self.roots.strings.count, cap) {
             // The count includes the tombstones of strings that died: size the new array by
             // the live keys, or a program that keeps making short-lived strings would double
-            // the table at every rebuild, for ever, and it would never shrink after its
-            // strings are gone.
+            // the table at every rebuild, for ever.
             // SAFETY: as above.
             let live = unsafe { table::live_keys(self.roots.strings.entries) };
             self.resize_strings(table::rebuilt_capacity(live))?;

@@ -38,6 +38,17 @@ pub fn rebuilt_capacity(live: usize) -> usize {
     (2 * live).next_power_of_two().max(MIN_CAPACITY)
 }
 
+/// Tables smaller than this many pairs are never shrunk (64 KiB of entries).
+const SHRINK_FLOOR: usize = 4096;
+
+/// Whether a table of `capacity` pairs holding `live` keys should be rebuilt smaller: when
+/// the rebuild would at least halve it twice over. A weak table whose keys died (the intern
+/// table after the program dropped its strings) is otherwise only rebuilt once tombstones
+/// fill it, and its array stays live, and resident, until then.
+pub fn should_shrink(live: usize, capacity: usize) -> bool {
+    capacity >= SHRINK_FLOOR && rebuilt_capacity(live) * 4 <= capacity
+}
+
 /// Capacity of a possibly absent (nil) entries array.
 ///
 /// # Safety
@@ -297,6 +308,10 @@ mod tests {
         assert_eq!(rebuilt_capacity(768), 2048);
         // Mostly tombstones: the same size, or smaller.
         assert_eq!(rebuilt_capacity(100), 256);
+        // Shrinking: only large tables, and only by a factor of four or more.
+        assert!(!should_shrink(0, SHRINK_FLOOR / 2));
+        assert!(should_shrink(0, SHRINK_FLOOR));
+        assert!(should_shrink(1000, 8192) && !should_shrink(1025, 8192));
         // At most half full: room for a quarter of the capacity before the next rebuild.
         for live in 0..5000 {
             let c = rebuilt_capacity(live);
