@@ -1,10 +1,12 @@
 //! The soak's verdict and final line, from what the run left: the collector's statistics, the
 //! program's own report, the resident-set samples and how the process ended.
 //!
-//! Pauses are counted over the cycles the collector did **not** verify: a verified cycle walks
-//! and fingerprints the whole heap inside its pauses, which measures the verifier, not the
-//! collector. Fault stalls and allocation stalls come from the collector's totals over every
-//! cycle (the verifier's walk after a concurrent flip takes ordinary faults).
+//! Pauses and allocation stalls are counted over the cycles the collector did **not** verify:
+//! a verified cycle walks and fingerprints the whole heap inside its pauses, which measures the
+//! verifier, not the collector, and a program that runs out of room meanwhile stalls for as
+//! long (a stall counts for the cycle whose span, from its start to the end of its compaction,
+//! holds the stall's start). Fault stalls come from the collector's totals over every cycle
+//! (the verifier's walk after a concurrent flip takes ordinary faults).
 
 use crate::pauses::child::{Exit, Outcome};
 use crate::pauses::gcstats::GcStats;
@@ -22,6 +24,34 @@ pub const VERIFIER_PREFIX: &str = "gc verify:";
 /// `gc::HeapConfig::verifies`: cycles 1, 1 + every, ...); `every == 0`: verification off.
 pub fn verified(cycle: u64, every: u64) -> bool {
     every > 0 && cycle >= 1 && (cycle - 1).is_multiple_of(every)
+}
+
+/// Spans `[start, end)` of the verified cycles, ns from the heap's creation (a cycle still
+/// compacting at exit runs to the end).
+fn verified_spans(stats: &GcStats, every: u64) -> Vec<(u64, u64)> {
+    stats
+        .cycles_detail
+        .iter()
+        .filter(|c| verified(c.cycle, every))
+        .map(|c| (c.start_ns, c.compaction_end_ns.unwrap_or(u64::MAX)))
+        .collect()
+}
+
+/// Allocation stalls outside verified cycles: count (with those the collector counted but did
+/// not list) and total ns.
+fn unverified_alloc_stalls(stats: &GcStats, every: u64) -> (u64, u64) {
+    let spans = verified_spans(stats, every);
+    let kept: Vec<u64> = stats
+        .alloc_stalls
+        .list
+        .iter()
+        .filter(|(start, _)| !spans.iter().any(|&(a, b)| (a..b).contains(start)))
+        .map(|&(_, ns)| ns)
+        .collect();
+    (
+        kept.len() as u64 + stats.alloc_stalls.dropped,
+        kept.iter().sum(),
+    )
 }
 
 /// The figures of one soak run.
@@ -103,6 +133,8 @@ pub fn figures(
             .map(|p| p.ns)
     }));
     let cycles = stats.map_or(0, |s| s.cycles);
+    let (alloc_stalls, alloc_stall_total_ns) =
+        stats.map_or((0, 0), |s| unverified_alloc_stalls(s, verify_every));
     Figures {
         cycles,
         verified_cycles: (1..=cycles).filter(|&c| verified(c, verify_every)).count() as u64,
@@ -112,8 +144,8 @@ pub fn figures(
         fault_stall_p99_ns: stats
             .filter(|s| s.fault_stalls.count > 0)
             .map(|s| s.fault_stalls.p99_ns),
-        alloc_stalls: stats.map_or(0, |s| s.alloc_stalls.count),
-        alloc_stall_total_ns: stats.map_or(0, |s| s.alloc_stalls.total_ns),
+        alloc_stalls,
+        alloc_stall_total_ns,
         peak_rss: outcome.max_rss_bytes,
         checks: report.checks.unwrap_or(0),
         verification_failures: report.self_check_failures() + verifier_failures,
@@ -212,6 +244,33 @@ mod tests {
             ],
             ..GcStats::default()
         }
+    }
+
+    #[test]
+    fn allocation_stalls_of_verified_cycles_are_left_out() {
+        use crate::pauses::gcstats::{AllocStalls, CycleDetail};
+        let cycle = |n: u64, start_ns: u64, end: Option<u64>| CycleDetail {
+            cycle: n,
+            start_ns,
+            compaction_end_ns: end,
+            ..CycleDetail::default()
+        };
+        let s = GcStats {
+            cycles_detail: vec![
+                cycle(1, 0, Some(100)),
+                cycle(2, 200, Some(300)),
+                cycle(3, 400, None),
+            ],
+            alloc_stalls: AllocStalls {
+                list: vec![(50, 7), (250, 5), (350, 3), (500, 1000)],
+                dropped: 2,
+                ..AllocStalls::default()
+            },
+            ..GcStats::default()
+        };
+        // Every other cycle verified: 1 and 3 (still compacting at exit: to the end).
+        assert_eq!(unverified_alloc_stalls(&s, 2), (2 + 2, 8));
+        assert_eq!(unverified_alloc_stalls(&s, 0), (4 + 2, 1015));
     }
 
     const STEADY: Verdict = Verdict::Steady {
