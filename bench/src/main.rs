@@ -136,8 +136,9 @@ enum Cmd {
     },
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
-    let (digits, mult) = match s.trim().char_indices().last() {
+fn parse_size(arg: &str) -> Result<u64, String> {
+    let s = arg.trim();
+    let (digits, mult) = match s.char_indices().last() {
         Some((i, 'k' | 'K')) => (&s[..i], 1u64 << 10),
         Some((i, 'm' | 'M')) => (&s[..i], 1 << 20),
         Some((i, 'g' | 'G')) => (&s[..i], 1 << 30),
@@ -149,7 +150,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok()
         .and_then(|n| n.checked_mul(mult))
         .filter(|&b| b >= 1 << 20)
-        .ok_or_else(|| format!("'{s}' is not a size of at least 1M (e.g. 256M, 1G)"))
+        .ok_or_else(|| format!("'{arg}' is not a size of at least 1M (e.g. 256M, 1G)"))
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -364,5 +365,23 @@ fn main() -> ExitCode {
             eprintln!("bench: {msg}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_seconds_parse_without_panicking() {
+        assert_eq!(parse_size("256M"), Ok(256 << 20));
+        assert_eq!(parse_size(" 1g "), Ok(1 << 30));
+        assert_eq!(parse_size("\u{3000}1G"), Ok(1 << 30));
+        assert_eq!(parse_size("2048K"), Ok(2 << 20));
+        for bad in ["", "M", "12X", "1K", "1.5G", "1é", "99999999999G", "-1M"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_seconds("2.5"), Ok(2.5));
+        assert!(parse_seconds("NaN").is_err() && parse_seconds("-1").is_err());
     }
 }
