@@ -1,15 +1,20 @@
 //! Benchmark harness. `bench throughput` times the benchmark programs under our `lox` and,
 //! optionally, the reference clox or a second `lox` build; `bench pauses` measures every GC
-//! pause, stall and hiccup under each collector mode and writes a report with plots.
+//! pause, stall and hiccup under each collector mode and writes a report with plots; `bench
+//! soak` holds a mixed workload at a live size for a while, verifying it and watching for
+//! leaks; `bench rss` checks that memory goes back to the OS when the live set shrinks.
 //!
 //! ```text
 //! cargo run --release -p bench -- throughput [--clox PATH] [--lox PATH]... [--dir DIR] [--runs N]
 //! cargo run --release -p bench -- pauses [--quick] [--clox PATH] [--jvm] [--out DIR]
+//! cargo run --release -p bench -- soak --seconds S --live SIZE [--gc MODE] [--threads 1]
+//! cargo run --release -p bench -- rss [--live SIZE] [--small SIZE] [--gc MODE]
 //! ```
 
 mod output;
 mod pauses;
 mod run;
+mod soak;
 mod stats;
 mod throughput;
 
@@ -77,6 +82,88 @@ enum Cmd {
         #[arg(long)]
         filter: Option<String>,
     },
+    /// A mixed workload (trees, lists, string tables, closures) held at SIZE live while it
+    /// churns for S seconds, self-checked, verified by the collector every few cycles and
+    /// watched for leaks; one final line of figures, non-zero exit on any failure.
+    Soak {
+        /// How long the program runs, its build included.
+        #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
+        seconds: u64,
+        /// Live heap to hold, e.g. 256M or 1G.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        live: u64,
+        /// Collector mode: `concurrent` or `stw`.
+        #[arg(long = "gc", value_name = "MODE", default_value = "concurrent", value_parser = ["concurrent", "stw"])]
+        mode: String,
+        /// Lox threads (only 1: Lox has no threads yet).
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        threads: u32,
+        /// The collector verifies the heap graph every Nth cycle (`lox --gc-verify=N`; 0: never).
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        verify_every: u64,
+        /// Output folder [default: target/bench/soak].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Our interpreter [default: target/release/lox, built if missing].
+        #[arg(long, value_name = "PATH")]
+        lox: Option<PathBuf>,
+    },
+    /// Memory returned to the OS: the soak program holds SIZE live, drops it and runs small;
+    /// the resident set before the drop and at the end, in each collector mode.
+    Rss {
+        /// Live heap before the drop.
+        #[arg(long, value_name = "SIZE", default_value = "200M", value_parser = parse_size)]
+        live: u64,
+        /// Live heap after it.
+        #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_size)]
+        small: u64,
+        /// Seconds from the start to the drop, the build included.
+        #[arg(long, value_name = "S", default_value_t = 10.0, value_parser = parse_seconds)]
+        hold_seconds: f64,
+        /// Seconds of small churn after the drop.
+        #[arg(long, value_name = "S", default_value_t = 10.0, value_parser = parse_seconds)]
+        after_seconds: f64,
+        /// One collector mode, `concurrent` or `stw` [default: both].
+        #[arg(long = "gc", value_name = "MODE", value_parser = ["concurrent", "stw"])]
+        mode: Option<String>,
+        /// Output folder [default: target/bench/rss].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Our interpreter [default: target/release/lox, built if missing].
+        #[arg(long, value_name = "PATH")]
+        lox: Option<PathBuf>,
+    },
+}
+
+fn parse_size(arg: &str) -> Result<u64, String> {
+    let s = arg.trim();
+    let (digits, mult) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1u64 << 10),
+        Some((i, 'm' | 'M')) => (&s[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|&b| b >= 1 << 20)
+        .ok_or_else(|| format!("'{arg}' is not a size of at least 1M (e.g. 256M, 1G)"))
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if (0.0..=1e6).contains(&x) => Ok(x),
+        _ => Err(format!("'{s}' is not a number of seconds")),
+    }
+}
+
+fn lox_or_default(lox: Option<PathBuf>) -> Result<PathBuf, String> {
+    match lox {
+        Some(p) => existing(p, "lox"),
+        None => default_lox(),
+    }
 }
 
 fn workspace_root() -> PathBuf {
@@ -226,6 +313,49 @@ fn main() -> ExitCode {
                 filter,
             })
         })(),
+        Cmd::Soak {
+            seconds,
+            live,
+            mode,
+            threads,
+            verify_every,
+            out,
+            lox,
+        } => (|| {
+            if threads != 1 {
+                return Err(format!("--threads {threads}: {}", soak::NO_THREADS));
+            }
+            soak::execute(&soak::Options {
+                seconds,
+                live,
+                mode,
+                verify_every,
+                lox: lox_or_default(lox)?,
+                out: out.unwrap_or_else(|| workspace_root().join("target/bench/soak")),
+            })
+        })(),
+        Cmd::Rss {
+            live,
+            small,
+            hold_seconds,
+            after_seconds,
+            mode,
+            out,
+            lox,
+        } => (|| {
+            if small >= live {
+                return Err("--small must be below --live".into());
+            }
+            soak::shrink::execute(&soak::shrink::Options {
+                live,
+                small,
+                hold_seconds,
+                after_seconds,
+                modes: mode.map_or_else(|| vec!["stw".into(), "concurrent".into()], |m| vec![m]),
+                lox: lox_or_default(lox)?,
+                out: out.unwrap_or_else(|| workspace_root().join("target/bench/rss")),
+            })
+        })(),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -234,5 +364,23 @@ fn main() -> ExitCode {
             eprintln!("bench: {msg}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_seconds_parse_without_panicking() {
+        assert_eq!(parse_size("256M"), Ok(256 << 20));
+        assert_eq!(parse_size(" 1g "), Ok(1 << 30));
+        assert_eq!(parse_size("\u{3000}1G"), Ok(1 << 30));
+        assert_eq!(parse_size("2048K"), Ok(2 << 20));
+        for bad in ["", "M", "12X", "1K", "1.5G", "1é", "99999999999G", "-1M"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_seconds("2.5"), Ok(2.5));
+        assert!(parse_seconds("NaN").is_err() && parse_seconds("-1").is_err());
     }
 }

@@ -66,6 +66,9 @@ pub struct HeapConfig {
     pub stress_every: Option<u64>,
     /// Fingerprint the reachable graph before and after each cycle and check every reference.
     pub verify: bool,
+    /// With `verify`: check only cycles 1, 1 + n, 1 + 2n, ... (1: every cycle). A check walks
+    /// the whole heap inside a pause, too slow for every cycle of a large heap.
+    pub verify_every: u64,
     /// One line per cycle on stderr.
     pub log: bool,
     pub mode: GcMode,
@@ -86,11 +89,22 @@ impl Default for HeapConfig {
             growth_factor: 2.0,
             stress_every: None,
             verify: false,
+            verify_every: 1,
             log: false,
             mode: GcMode::StopTheWorld,
             gc_threads: default_gc_threads(),
             print_fallback_notice: false,
         }
+    }
+}
+
+impl HeapConfig {
+    /// Whether cycle `cycle` (numbered from 1) is verified.
+    pub fn verifies(&self, cycle: u64) -> bool {
+        self.verify
+            && cycle
+                .saturating_sub(1)
+                .is_multiple_of(self.verify_every.max(1))
     }
 }
 
@@ -137,6 +151,19 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verification_every_nth_cycle() {
+        let mut c = HeapConfig::default();
+        assert!(!c.verifies(1), "off by default");
+        c.verify = true;
+        assert!((1..10).all(|n| c.verifies(n)));
+        c.verify_every = 4;
+        let checked: Vec<u64> = (1..=10).filter(|&n| c.verifies(n)).collect();
+        assert_eq!(checked, [1, 5, 9]);
+        c.verify_every = 0;
+        assert!(c.verifies(2), "0 reads as every cycle");
+    }
 
     #[test]
     fn sizes_parse_with_suffixes() {

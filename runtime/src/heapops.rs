@@ -90,8 +90,20 @@ impl VmCore {
         // entries into tombstones, which does not change the count.
         // SAFETY: entries from a root, current.
         let cap = unsafe { table::capacity_of(self.roots.strings.entries) };
-        if table::needs_grow(self.roots.strings.count, cap) {
-            self.grow_strings(table::grown_capacity(cap))?;
+        // After a collection swept most of its keys, the table is rebuilt smaller (its array
+        // is live heap, and would stay resident) rather than waiting for tombstones to fill it.
+        let shrink = self
+            .roots
+            .strings_swept_live
+            .take()
+            .is_some_and(|live| table::should_shrink(live, cap));
+        if shrink || table::needs_grow(self.roots.strings.count, cap) {
+            // The count includes the tombstones of strings that died: size the new array by
+            // the live keys, or a program that keeps making short-lived strings would double
+            // the table at every rebuild, for ever.
+            // SAFETY: as above.
+            let live = unsafe { table::live_keys(self.roots.strings.entries) };
+            self.resize_strings(table::rebuilt_capacity(live))?;
         }
         let n = object::string_words(bytes.len());
         let (s, []) = self.alloc_keep(n, [])?;
@@ -129,7 +141,7 @@ impl VmCore {
     /// Replaces the intern table's entries with a weak array of `capacity` pairs holding its
     /// live entries.
     #[inline(never)]
-    fn grow_strings(&mut self, capacity: usize) -> Result<(), OutOfMemory> {
+    fn resize_strings(&mut self, capacity: usize) -> Result<(), OutOfMemory> {
         let (e, []) = self.alloc_keep(object::entries_words(capacity), [])?;
         e.set_word(
             0,

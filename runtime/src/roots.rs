@@ -146,6 +146,9 @@ pub struct Roots {
     pub globals: TableMeta,
     /// The intern table: the entries array is a strong root, its keys are weak slots.
     pub strings: TableMeta,
+    /// Keys the intern table kept at the last weak sweep, until the next interning decides
+    /// whether to shrink it (`None`: no sweep since).
+    pub strings_swept_live: Option<usize>,
     /// Head of the open upvalues (sorted by stack index, highest first), or nil.
     pub open_upvalues: Value,
     pub init_string: Value,
@@ -162,6 +165,7 @@ impl Roots {
             frames: Vec::with_capacity(FRAMES_MAX),
             globals: TableMeta::EMPTY,
             strings: TableMeta::EMPTY,
+            strings_swept_live: None,
             open_upvalues: Value::NIL,
             init_string: Value::NIL,
             temps: Vec::new(),
@@ -215,13 +219,17 @@ impl RootSet for Roots {
             // SAFETY: the entries array is reachable from a strong root and the collector has not
             // moved anything yet (sweep_weak runs after marking, before compaction).
             let e = unsafe { Obj::from_value(self.strings.entries) };
+            let mut kept = 0;
             for i in 0..e.entries_capacity() {
                 let k = table::key_at(e, i);
                 if k.is_object() && !is_live(k.as_address()) {
                     e.set(crate::object::field::ENTRIES_START + 2 * i, Value::NIL);
                     e.set(crate::object::field::ENTRIES_START + 2 * i + 1, Value::TRUE);
+                } else if k.is_object() {
+                    kept += 1;
                 }
             }
+            self.strings_swept_live = Some(kept);
         }
         self.code.sweep(is_live);
     }

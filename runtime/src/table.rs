@@ -30,6 +30,25 @@ pub fn grown_capacity(capacity: usize) -> usize {
     }
 }
 
+/// Capacity for a table rebuilt around `live` keys: at most half full, so that at least a
+/// quarter of it fills before the next rebuild. A table full of live keys doubles, as growing
+/// always did; one of mostly tombstones (the intern table after its strings died) is rebuilt
+/// at its own size or smaller.
+pub fn rebuilt_capacity(live: usize) -> usize {
+    (2 * live).next_power_of_two().max(MIN_CAPACITY)
+}
+
+/// Tables smaller than this many pairs are never shrunk (64 KiB of entries).
+const SHRINK_FLOOR: usize = 4096;
+
+/// Whether a table of `capacity` pairs holding `live` keys should be rebuilt smaller: when
+/// the rebuild would at least halve it twice over. A weak table whose keys died (the intern
+/// table after the program dropped its strings) is otherwise only rebuilt once tombstones
+/// fill it, and its array stays live, and resident, until then.
+pub fn should_shrink(live: usize, capacity: usize) -> bool {
+    capacity >= SHRINK_FLOOR && rebuilt_capacity(live) * 4 <= capacity
+}
+
 /// Capacity of a possibly absent (nil) entries array.
 ///
 /// # Safety
@@ -53,6 +72,21 @@ fn key_word(pair: usize) -> usize {
 #[inline(always)]
 pub fn key_at(e: Obj, i: usize) -> Value {
     e.get(key_word(i))
+}
+
+/// Keys present in a possibly absent entries array: neither empty pairs nor tombstones.
+///
+/// # Safety
+/// 1. `entries` is nil or a live entries array (an `Obj` invariant holds for it).
+pub unsafe fn live_keys(entries: Value) -> usize {
+    if !entries.is_object() {
+        return 0;
+    }
+    // SAFETY: rule 1.
+    let e = unsafe { Obj::from_value(entries) };
+    (0..e.entries_capacity())
+        .filter(|&i| key_at(e, i).is_object())
+        .count()
 }
 
 /// Value of pair `i`.
@@ -262,6 +296,39 @@ mod tests {
     fn hash(v: Value) -> u32 {
         // SAFETY: the arena's strings outlive the tests.
         unsafe { Obj::from_value(v) }.string_hash()
+    }
+
+    #[test]
+    fn rebuilt_tables_are_sized_by_their_live_keys() {
+        assert_eq!(rebuilt_capacity(0), MIN_CAPACITY);
+        assert_eq!(rebuilt_capacity(3), 8);
+        // A full table doubles, as growing always did.
+        assert_eq!(rebuilt_capacity(6), 16);
+        assert!(needs_grow(768, 1024));
+        assert_eq!(rebuilt_capacity(768), 2048);
+        // Mostly tombstones: the same size, or smaller.
+        assert_eq!(rebuilt_capacity(100), 256);
+        // Shrinking: only large tables, and only by a factor of four or more.
+        assert!(!should_shrink(0, SHRINK_FLOOR / 2));
+        assert!(should_shrink(0, SHRINK_FLOOR));
+        assert!(should_shrink(1000, 8192) && !should_shrink(1025, 8192));
+        // At most half full: room for a quarter of the capacity before the next rebuild.
+        for live in 0..5000 {
+            let c = rebuilt_capacity(live);
+            assert!(2 * live <= c && !needs_grow(live + c / 4 - 1, c), "{live}");
+        }
+        let mut a = Arena {
+            objects: Vec::new(),
+        };
+        let e = a.entries(8);
+        // SAFETY: `e` lives in the arena; nil has no keys.
+        assert_eq!(unsafe { live_keys(Value::NIL) }, 0);
+        let keys: Vec<Value> = (0..5).map(|i| a.string(&format!("k{i}"))).collect();
+        for &k in &keys {
+            insert(e, k, hash(k), Value::NIL, &mut Fresh);
+        }
+        // SAFETY: as above.
+        assert_eq!(unsafe { live_keys(e.value()) }, 5);
     }
 
     #[test]

@@ -439,6 +439,44 @@ fn interned_count(vm: &Vm) -> usize {
     }
 }
 
+/// The intern table's capacity.
+fn intern_capacity(vm: &Vm) -> usize {
+    // SAFETY: read from a root; no safepoint while reading.
+    unsafe { table::capacity_of(vm.core().roots.strings.entries) }
+}
+
+#[test]
+fn the_intern_table_shrinks_after_its_strings_die() {
+    let concurrent = HeapConfig {
+        mode: GcMode::CONCURRENT,
+        ..HeapConfig::default()
+    };
+    for cfg in [HeapConfig::default(), concurrent] {
+        let mut h = harness(cfg.clone());
+        // 12^4 distinct four-letter strings, kept alive in a list.
+        let make = "fun letter(i) { if (i < 6) { if (i < 3) { if (i == 0) return \"a\"; \
+                    if (i == 1) return \"b\"; return \"c\"; } if (i == 3) return \"d\"; \
+                    if (i == 4) return \"e\"; return \"f\"; } if (i < 9) { if (i == 6) return \"g\"; \
+                    if (i == 7) return \"h\"; return \"i\"; } if (i == 9) return \"j\"; \
+                    if (i == 10) return \"k\"; return \"l\"; }\n\
+                    class Box { init(s, next) { this.s = s; this.next = next; } }\n\
+                    var keep = nil;\n\
+                    for (var a = 0; a < 12; a = a + 1) for (var b = 0; b < 12; b = b + 1)\n\
+                    for (var c = 0; c < 12; c = c + 1) for (var d = 0; d < 12; d = d + 1)\n\
+                    keep = Box(letter(a) + letter(b) + letter(c) + letter(d), keep);";
+        assert_eq!(h.run(make), Ok(()), "{}", label(&cfg));
+        let big = intern_capacity(&h.vm);
+        assert!(big >= 32768, "{}: capacity {big}", label(&cfg));
+        assert_eq!(h.run("keep = nil;"), Ok(()));
+        h.vm.collect_garbage();
+        // The next new string rebuilds the table around the few keys left.
+        assert_eq!(h.run("print \"a fresh string\";"), Ok(()));
+        let small = intern_capacity(&h.vm);
+        assert!(small * 8 <= big, "{}: {big} -> {small}", label(&cfg));
+        assert_eq!(h.take_out(), "a fresh string\n");
+    }
+}
+
 #[test]
 fn dead_strings_and_functions_are_swept() {
     let mut h = harness(HeapConfig::default());

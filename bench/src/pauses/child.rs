@@ -1,6 +1,6 @@
 //! Running one benchmark process: wall time from spawn to exit, its own CPU time and peak RSS
 //! (from `wait4`'s rusage, so a child's figures are never mixed with another's), a time limit,
-//! and its output captured to files.
+//! its output captured to files, and optionally a watcher thread that samples it while it runs.
 
 use std::fs::File;
 use std::path::Path;
@@ -53,6 +53,39 @@ fn tv_ns(tv: libc::timeval) -> u64 {
 /// Runs `cmd` with stdin closed, stdout and stderr into `log_stem.out` / `log_stem.err`, and
 /// kills it after `limit`.
 pub fn run(cmd: &mut Command, log_stem: &Path, limit: Duration) -> Result<Outcome, String> {
+    run_watched(cmd, log_stem, limit, |_| ()).map(|(o, ())| o)
+}
+
+/// The running child as a watcher sees it (see [`run_watched`]).
+pub struct Running<'a> {
+    pub pid: libc::pid_t,
+    /// Just before the spawn.
+    pub started: Instant,
+    exited: &'a (Mutex<bool>, Condvar),
+}
+
+impl Running<'_> {
+    /// Sleeps up to `d`, waking early when the child exits; `false` once it has exited.
+    pub fn sleep(&self, d: Duration) -> bool {
+        let (lock, cv) = self.exited;
+        let Ok(guard) = lock.lock() else { return false };
+        match cv.wait_timeout_while(guard, d, |exited| !*exited) {
+            Ok((exited, _)) => !*exited,
+            Err(_) => false,
+        }
+    }
+}
+
+/// As [`run`], with `watch` running on a thread of its own beside the child (to sample it
+/// through `/proc`, say) until it returns. The child is reaped only after `watch` returned, so
+/// its pid cannot name another process meanwhile; `watch` should return soon after
+/// [`Running::sleep`] says the child exited.
+pub fn run_watched<T: Send>(
+    cmd: &mut Command,
+    log_stem: &Path,
+    limit: Duration,
+    watch: impl FnOnce(&Running) -> T + Send,
+) -> Result<(Outcome, T), String> {
     let out_path = log_stem.with_extension("out");
     let err_path = log_stem.with_extension("err");
     let open =
@@ -69,7 +102,7 @@ pub fn run(cmd: &mut Command, log_stem: &Path, limit: Duration) -> Result<Outcom
     // The watchdog may kill only while the child is not yet reaped (its pid cannot have been
     // reused): `exited` is set under the lock before the child is reaped.
     let state = Arc::new((Mutex::new(false), Condvar::new()));
-    let watch = {
+    let watch_dog = {
         let state = Arc::clone(&state);
         std::thread::spawn(move || {
             let (lock, cv) = &*state;
@@ -87,32 +120,41 @@ pub fn run(cmd: &mut Command, log_stem: &Path, limit: Duration) -> Result<Outcom
         })
     };
 
-    // Wait for the exit without reaping, to stop the clock and tell the watchdog.
-    // SAFETY: `siginfo_t` is a plain C struct for which all-zero bytes are a valid value.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: `info` is a valid, writable `siginfo_t`; `pid` is our child.
-        let r = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT,
-            )
-        };
-        if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            break;
+    let running = Running {
+        pid,
+        started: start,
+        exited: &state,
+    };
+    let (wall_ns, watched) = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| watch(&running));
+        // Wait for the exit without reaping, to stop the clock and tell the watchers.
+        // SAFETY: `siginfo_t` is a plain C struct for which all-zero bytes are a valid value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        loop {
+            // SAFETY: `info` is a valid, writable `siginfo_t`; `pid` is our child.
+            let r = unsafe {
+                libc::waitid(
+                    libc::P_PID,
+                    pid as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOWAIT,
+                )
+            };
+            if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break;
+            }
         }
-    }
-    let wall_ns = start.elapsed().as_nanos() as u64;
-    {
-        let (lock, cv) = &*state;
-        if let Ok(mut exited) = lock.lock() {
-            *exited = true;
+        let wall_ns = start.elapsed().as_nanos() as u64;
+        {
+            let (lock, cv) = &*state;
+            if let Ok(mut exited) = lock.lock() {
+                *exited = true;
+            }
+            cv.notify_all();
         }
-        cv.notify_all();
-    }
-    let killed = watch.join().unwrap_or(false);
+        (wall_ns, watcher.join())
+    });
+    let killed = watch_dog.join().unwrap_or(false);
 
     let mut status: libc::c_int = 0;
     // SAFETY: `rusage` is a plain C struct for which all-zero bytes are a valid value.
@@ -131,6 +173,7 @@ pub fn run(cmd: &mut Command, log_stem: &Path, limit: Duration) -> Result<Outcom
     if !reaped {
         return Err(format!("wait4 failed: {}", std::io::Error::last_os_error()));
     }
+    let watched = watched.map_err(|_| "the watcher of the child panicked".to_string())?;
     let exit = if killed {
         Exit::TimedOut
     } else if libc::WIFEXITED(status) {
@@ -143,7 +186,7 @@ pub fn run(cmd: &mut Command, log_stem: &Path, limit: Duration) -> Result<Outcom
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default()
     };
-    Ok(Outcome {
+    let outcome = Outcome {
         exit,
         wall_ns,
         user_ns: tv_ns(ru.ru_utime),
@@ -152,7 +195,8 @@ pub fn run(cmd: &mut Command, log_stem: &Path, limit: Duration) -> Result<Outcom
         max_rss_bytes: (ru.ru_maxrss.max(0) as u64) * 1024,
         stdout: read(&out_path),
         stderr: read(&err_path),
-    })
+    };
+    Ok((outcome, watched))
 }
 
 #[cfg(test)]
@@ -183,6 +227,30 @@ mod tests {
         let o = run(&mut c, &stem("b"), Duration::from_millis(50)).unwrap();
         assert_eq!(o.exit, Exit::TimedOut);
         assert!(!o.success());
+    }
+
+    #[test]
+    fn the_watcher_sees_the_child_until_it_exits() {
+        let mut c = Command::new("sleep");
+        c.arg("0.3");
+        let (o, (alive, status_read)) =
+            run_watched(&mut c, &stem("d"), Duration::from_secs(60), |r| {
+                let status = format!("/proc/{}/status", r.pid);
+                let read = std::fs::read_to_string(&status).is_ok_and(|t| t.contains("VmRSS"));
+                let mut alive = 0;
+                while r.sleep(Duration::from_millis(20)) {
+                    alive += 1;
+                }
+                (alive, read)
+            })
+            .unwrap();
+        assert!(o.success());
+        assert!(
+            status_read,
+            "the child's /proc entry is readable while it runs"
+        );
+        // About 15 naps of 20 ms in 0.3 s; the exit ends the last one early.
+        assert!((5..40).contains(&alive), "{alive} naps");
     }
 
     #[test]

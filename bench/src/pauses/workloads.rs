@@ -156,17 +156,32 @@ pub fn program_text(family: Family, params: &str) -> String {
 
 /// Measures the size model of `family` with two short runs of `lox --gc stw`.
 pub fn calibrate(lox: &Path, family: Family, dir: &Path) -> Result<Calibration, String> {
-    let (a, b) = family.calibration_sizes();
+    calibrate_program(
+        lox,
+        family.stem(),
+        family.calibration_sizes(),
+        |units| program_text(family, &family.calibration_params(units)),
+        dir,
+    )
+}
+
+/// Measures the size model of a generated program: `text(units)` is the program for that many
+/// units, run under `lox --gc stw` at both `sizes`; it must end with a collection that sees
+/// all of its live part (`last_live_bytes`).
+pub fn calibrate_program(
+    lox: &Path,
+    stem: &str,
+    sizes: (u64, u64),
+    text: impl Fn(u64) -> String,
+    dir: &Path,
+) -> Result<Calibration, String> {
     let mut points = Vec::new();
-    for units in [a, b] {
-        let stem = dir.join(format!("calibrate-{}-{units}", family.stem()));
+    for units in [sizes.0, sizes.1] {
+        let stem = dir.join(format!("calibrate-{stem}-{units}"));
         let prog = stem.with_extension("lox");
         let stats = stem.with_extension("json");
-        std::fs::write(
-            &prog,
-            program_text(family, &family.calibration_params(units)),
-        )
-        .map_err(|e| format!("cannot write {}: {e}", prog.display()))?;
+        std::fs::write(&prog, text(units))
+            .map_err(|e| format!("cannot write {}: {e}", prog.display()))?;
         let mut cmd = Command::new(lox);
         cmd.args(["--gc", "stw", "--gc-stats"])
             .arg(&stats)

@@ -51,7 +51,7 @@ impl<M: ObjectModel> Heap<M> {
         let used = old_top.offset_from(base);
         self.stats.note_heap_bytes(used);
         let cycle = self.stats.cycles + 1;
-        let parsed = self.config.verify.then(|| {
+        let parsed = self.config.verifies(cycle).then(|| {
             // SAFETY: the heap [base, old_top) is parseable (TLAB retired), unchanging, and
             // fully installed (no cycle is running).
             unsafe { verify::before_marking_or_abort::<M>(cycle, base, old_top, roots) }

@@ -57,9 +57,17 @@ pub struct Args {
     )]
     pub gc_stress: Option<u64>,
 
-    /// Check the reachable graph before and after every collection (slow; testing aid).
-    #[arg(long = "gc-verify")]
-    pub gc_verify: bool,
+    /// Check the reachable graph before and after every collection (slow; testing aid); with
+    /// N, only every Nth collection (the first, then 1 + N, 1 + 2N, ...).
+    #[arg(
+        long = "gc-verify",
+        value_name = "N",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "1",
+        value_parser = parse_positive_u64
+    )]
+    pub gc_verify: Option<u64>,
 
     /// Print one line per collection cycle on stderr.
     #[arg(long = "gc-log")]
@@ -102,7 +110,8 @@ impl Args {
         let mut cfg = HeapConfig {
             mode,
             stress_every: self.gc_stress,
-            verify: self.gc_verify,
+            verify: self.gc_verify.is_some(),
+            verify_every: self.gc_verify.unwrap_or(1),
             log: self.gc_log,
             ..HeapConfig::default()
         };
@@ -256,6 +265,18 @@ mod tests {
         assert_eq!(a.file.as_deref(), Some(std::path::Path::new("f")));
         assert!(parse(&["--gc-stress=0", "f"]).is_err());
         assert!(parse(&["--gc-stress=x", "f"]).is_err());
+    }
+
+    #[test]
+    fn verify_takes_an_optional_interval() {
+        let cfg = |args: &[&str]| parse(args).unwrap().heap_config().unwrap();
+        let every = cfg(&["--gc-verify", "f"]);
+        assert!(every.verify && (1..5).all(|n| every.verifies(n)));
+        let some = cfg(&["--gc-verify=3", "f"]);
+        assert!(some.verify && some.verifies(1) && !some.verifies(2) && some.verifies(4));
+        assert!(!cfg(&["f"]).verifies(1));
+        assert!(parse(&["--gc-verify=0", "f"]).is_err());
+        assert!(parse(&["--gc-verify=x", "f"]).is_err());
     }
 
     #[test]

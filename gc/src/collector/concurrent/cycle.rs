@@ -205,7 +205,7 @@ impl<M: ObjectModel> Heap<M> {
         };
         let live_end = black_dest.add(black_bytes);
         let cycle = mc.cycle;
-        let fingerprint = self.config.verify.then(|| {
+        let fingerprint = self.config.verifies(cycle).then(|| {
             // SAFETY: the heap [base, old_top) is parseable (TLAB retired), unchanging while
             // the mutator is stopped (it is us), and fully installed (no compaction runs).
             unsafe {

@@ -140,7 +140,7 @@ impl<M: ObjectModel> Heap<M> {
         let black_begin = self.top;
         let cycle = self.stats.cycles + 1;
         self.stats.note_heap_bytes(black_begin.offset_from(base));
-        if self.config.verify {
+        if self.config.verifies(cycle) {
             // SAFETY: the heap [base, black_begin) is parseable (TLAB retired), unchanging
             // while we run, and fully installed (no compaction runs).
             unsafe { verify::before_marking_or_abort::<M>(cycle, base, black_begin, roots) };
