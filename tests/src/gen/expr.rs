@@ -334,8 +334,9 @@ impl Gen<'_> {
             return None;
         }
         let (name, params) = (c.name.clone(), c.init_params.clone());
-        let args = self.arguments(&params, depth)?;
+        // Charged before the arguments are written, so that they fit in what is left.
         self.charge_call(cost, est);
+        let args = self.arguments(&params, depth)?;
         self.constants(1);
         Some(E::new(format!("{name}({args})"), PRIMARY))
     }
@@ -473,30 +474,30 @@ impl Gen<'_> {
                 self.charge(Cost::new(2, 0));
                 E::new(format!("{r}.{name}"), PRIMARY)
             }
+            // Calls are charged before their arguments are written, so that the arguments fit
+            // in what is left and the function stays within its contract.
             Source::Call(i, sig) => {
-                let params = self.sigs[sig].params.clone();
-                let args = self.arguments(&params, d)?;
-                let f = self.use_var(i);
                 let cap = self.call_cost(sig);
                 let est = self.vars[i].est.map_or(cap, |e| e.then(Cost::new(4, 0)));
                 self.charge_call(cap, est);
+                let params = self.sigs[sig].params.clone();
+                let args = self.arguments(&params, d)?;
+                let f = self.use_var(i);
                 E::new(format!("{f}({args})"), PRIMARY)
             }
             Source::Invoke(recv, name, sig, est) => {
-                let e = self.invoke(recv, &name, sig, d)?;
                 self.charge_call(self.call_cost(sig), est.then(Cost::new(4, 0)));
-                e
+                self.invoke(recv, &name, sig, d)?
             }
             Source::FieldCall(recv, name, sig) => {
-                let e = self.invoke(recv, &name, sig, d)?;
                 self.charge(self.call_cost(sig));
-                e
+                self.invoke(recv, &name, sig, d)?
             }
             Source::Super(name, sig, actual, est) => {
+                self.charge_call(actual.then(Cost::new(4, 0)), est.then(Cost::new(4, 0)));
                 let params = self.sigs[sig].params.clone();
                 let args = self.arguments(&params, d)?;
                 self.constants(1);
-                self.charge_call(actual.then(Cost::new(4, 0)), est.then(Cost::new(4, 0)));
                 E::new(format!("super.{name}({args})"), PRIMARY)
             }
         };

@@ -132,6 +132,15 @@ impl Gen<'_> {
         }
     }
 
+    /// A payload without calls (a literal, a variable, a field), for code whose cost is fixed
+    /// before it is written, such as a node class's `init`.
+    fn leaf_payload(&mut self, ty: Ty) -> String {
+        match self.stored(ty, 0) {
+            Some(e) => e.text,
+            None => self.forced(ty).text,
+        }
+    }
+
     /// A count between `lo` and `hi` scaled to the budget's work (`per` is the work of one).
     fn size(&mut self, budget: Cost, per: u64, lo: u64, hi: u64) -> u64 {
         let most = (budget.work / per.max(1)).clamp(lo, hi);
@@ -258,7 +267,7 @@ impl Gen<'_> {
     }
 
     fn graph_shape(&mut self, name: &str, budget: Cost) {
-        let tag = self.payload(Ty::Str);
+        let tag = self.leaf_payload(Ty::Str);
         let extra = vec![
             "this.a = this;".to_string(),
             "this.b = this;".to_string(),
@@ -493,7 +502,7 @@ impl Gen<'_> {
     }
 
     fn growth_shape(&mut self, name: &str, budget: Cost) {
-        let pad = self.payload(Ty::Str);
+        let pad = self.leaf_payload(Ty::Str);
         let k = self.node_class(
             &["v", "next"],
             &[format!("this.pad = {pad} + \"-\";")],
