@@ -28,12 +28,15 @@ pub fn modes(p: &Program) -> Vec<Vec<String>> {
             &stress,
             "--gc-verify",
         ],
-        // No stress: collections come from growth past a small heap, as in a real run.
+        // No stress: collections come from growth past a small heap, as in a real run; two
+        // marking threads stealing work from each other.
         &[
             "--gc",
             "concurrent",
             "--gc-min-heap",
             small_heap,
+            "--gc-threads",
+            "2",
             "--gc-verify",
         ],
     ];
