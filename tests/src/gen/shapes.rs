@@ -2,7 +2,8 @@
 //! reversed, thinned and rebuilt; trees built recursively with subtrees replaced; rings of
 //! vertices with chords (cycles everywhere) walked and cut; strings grown and rebuilt two ways
 //! (interning); closures capturing loop variables and each other; instances used as maps with
-//! dozens of fields; and phases that grow the heap and let it shrink. Each shape is a global
+//! dozens of fields; classes declared inside a loop (class objects, method tables and the
+//! closures in them become garbage); and phases that grow the heap and let it shrink. Each shape is a global
 //! function `shapeN()` that returns a checksum of what it built (and prints some of it), so an
 //! object that is wrong after a move shows in stdout. Sizes, payloads and the conditions inside
 //! come from the choices; the payload expressions are the typed generator's, so they call
@@ -18,7 +19,7 @@ impl Gen<'_> {
     pub(super) fn shape(&mut self, budget: Cost) {
         let name = self.fresh("shape");
         // Node classes first (at the top level), then the function.
-        let kind = self.ch.below(7);
+        let kind = self.ch.below(8);
         let share = Cost {
             work: budget.work / 5,
             allocs: budget.allocs / 5,
@@ -31,6 +32,7 @@ impl Gen<'_> {
             3 => self.string_shape(&name, share),
             4 => self.closure_shape(&name, share),
             5 => self.map_shape(&name, share),
+            6 => self.local_class_shape(&name, share),
             _ => self.growth_shape(&name, share),
         }
     }
@@ -498,6 +500,46 @@ impl Gen<'_> {
         self.code.line("print keep.name;");
         self.code
             .line(format!("return wrap(sum + keep.{});", fields[0]));
+        self.close_shape(name);
+    }
+
+    fn local_class_shape(&mut self, name: &str, budget: Cost) {
+        let base = self.fresh("Base");
+        let local = self.fresh("Local");
+        let n = self.size(budget, 400, 1, 20_000);
+        let keep_at = self.ch.below(n);
+        self.constants(8);
+        self.code.line(format!(
+            "class {base} {{ init(x) {{ this.x = x; }} get() {{ return this.x; }} }}"
+        ));
+        self.open_shape(name, budget);
+        self.constants(20);
+        self.code.line("var sum = 0;");
+        self.code.line("var keep = nil;");
+        self.counted("i", n, |g| {
+            let captured = g.payload(Ty::Num);
+            let label = g.payload(Ty::Str);
+            g.code.line(format!("var captured = {captured};"));
+            g.code.line(format!("var label = {label};"));
+            // A class per iteration: its methods close over the iteration's locals and the
+            // loop variable, and call the global superclass's method through `super`.
+            g.code.open(format!("class {local} < {base}"));
+            g.code
+                .line(r#"init(x) { super.init(x); this.tag = label + "!"; }"#);
+            g.code
+                .line("get() { return wrap(super.get() + captured + i); }");
+            g.code.line("name() { return this.tag + label; }");
+            g.code.close();
+            g.code.line(format!("var o = {local}(i);"));
+            g.code.line("sum = wrap(sum + o.get());");
+            g.code.line(format!("if (i == {keep_at}) keep = o;"));
+            g.code.line("captured = captured + 1;");
+            g.charge(Cost::new(120, 12).then(WRAP_EACH.times(2)));
+        });
+        self.code.line("print keep.name();");
+        self.code.line("print keep;");
+        self.code.line("return wrap(sum + keep.get());");
+        self.charge(Cost::new(30, 2).then(WRAP_EACH.times(2)));
         self.close_shape(name);
     }
 
