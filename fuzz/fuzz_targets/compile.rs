@@ -13,9 +13,15 @@ fuzz_target!(|data: &[u8]| {
             let _ = lox::disasm::disassemble(&proto);
         }
         Err(e) => {
-            assert!(!e.errors.is_empty(), "a failed compilation reports an error");
+            assert!(
+                !e.errors.is_empty(),
+                "a failed compilation reports an error"
+            );
             for line in &e.errors {
-                assert!(line.starts_with("[line "), "unexpected error format: {line}");
+                assert!(
+                    line.starts_with("[line "),
+                    "unexpected error format: {line}"
+                );
             }
         }
     }

@@ -34,7 +34,10 @@ fn compiler_survives_mutated_and_random_bytes() {
     for seed in 0..40 {
         let program = gen::program(&mut Choices::from_seed(seed), Size::Small);
         // The generator's programs are valid...
-        assert!(compiles_or_reports(program.source.as_bytes()), "seed {seed}");
+        assert!(
+            compiles_or_reports(program.source.as_bytes()),
+            "seed {seed}"
+        );
         // ...and their mutants exercise the error paths deep inside real code.
         for _ in 0..60 {
             let m = mutate(program.source.as_bytes(), &mut ch);
@@ -50,7 +53,10 @@ fn compiler_survives_mutated_and_random_bytes() {
         compiles_or_reports(&bytes);
     }
     // Both outcomes must be common, or the mutations are not doing their job.
-    assert!(compiled > 100 && rejected > 100, "{compiled} compiled, {rejected} rejected");
+    assert!(
+        compiled > 100 && rejected > 100,
+        "{compiled} compiled, {rejected} rejected"
+    );
 }
 
 #[test]
