@@ -140,6 +140,8 @@ struct Tally {
     /// Programs clox itself could not run (timed out or crashed): not compared.
     skipped: AtomicU64,
     findings: AtomicU64,
+    /// Programs with at least one finding (in any mode or mutant).
+    failed: AtomicU64,
     planted: AtomicU64,
 }
 
@@ -201,7 +203,7 @@ fn run(opts: &Options) -> i32 {
         println!("lox-fuzz: findings written to {}", opts.findings.display());
     }
     // The plain closing line test-result readers look for.
-    let failed = findings.min(programs);
+    let failed = tally.failed.load(Ordering::Relaxed);
     println!(
         "lox-fuzz: {} passed, {failed} failed",
         programs.saturating_sub(failed)
@@ -243,6 +245,7 @@ fn one_program(
         let _ = std::fs::remove_file(&file);
         return Ok(());
     }
+    let mut found = false;
     for flags in modes(&program) {
         let lox = process::run(&opts.lox, &flags, &file, opts.timeout)?;
         tally.runs.fetch_add(1, Ordering::Relaxed);
@@ -250,6 +253,7 @@ fn one_program(
             let name = format!("seed{seed}-{}", flags.join("").replace(['-', '='], ""));
             record(opts, &name, &program.source, &flags, &clox, &lox, &why)?;
             tally.findings.fetch_add(1, Ordering::Relaxed);
+            found = true;
             let _guard = report.lock().unwrap_or_else(|p| p.into_inner());
             println!("FINDING seed {seed} [{}]: {why}", flags.join(" "));
         }
@@ -288,6 +292,7 @@ fn one_program(
                 )?;
                 std::fs::write(opts.findings.join(&name).join("program.lox"), &mutant)?;
                 tally.findings.fetch_add(1, Ordering::Relaxed);
+                found = true;
                 let _guard = report.lock().unwrap_or_else(|p| p.into_inner());
                 println!("FINDING seed {seed} mutant {m} [--gc stw]: {why}");
             }
@@ -295,6 +300,7 @@ fn one_program(
         let _ = std::fs::remove_file(&mfile);
     }
     let _ = std::fs::remove_file(&file);
+    tally.failed.fetch_add(u64::from(found), Ordering::Relaxed);
     Ok(())
 }
 

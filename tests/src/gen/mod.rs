@@ -42,8 +42,8 @@ const MAIN_DEPTH: u32 = 48;
 #[derive(Clone, Debug)]
 pub struct Program {
     pub source: String,
-    /// Collect every this many allocations in the stress modes: 1 for small programs, larger
-    /// where a collection per allocation would take minutes.
+    /// Collect every this many allocations in the stress modes: 1 to 13 for small programs,
+    /// larger where a collection per allocation would take minutes.
     pub stress_interval: u64,
     /// Estimated allocations and work (rough VM instructions) of one run.
     pub allocs: u64,
@@ -69,7 +69,10 @@ pub fn program(ch: &mut Choices, size: Size) -> Program {
     };
     let mut g = Gen::new(ch, budget);
     let (spent, planted_error) = g.whole_program(budget);
+    // In concurrent mode the interval also decides how far the program runs between a cycle's
+    // start, its flip and the next start: varied, so races meet different interleavings.
     let stress_interval = match size {
+        Size::Small if g.ch.chance(1, 2) => g.ch.range(2, 13),
         Size::Small => 1,
         Size::Large => (spent.allocs / 400).max(1),
     };
