@@ -450,7 +450,7 @@ impl Gen<'_> {
     fn map_shape(&mut self, name: &str, budget: Cost) {
         let k = self.node_class(&[], &[], &[]);
         let map = self.classes[k].name.clone();
-        let nfields = self.ch.range(2, 40) as usize;
+        let nfields = self.ch.range(2, 24) as usize;
         let fields: Vec<String> = (0..nfields).map(|_| self.fresh("f")).collect();
         let rounds = self.size(budget, 30 * nfields as u64 + 100, 1, 3_000);
         let keep_round = self.ch.below(rounds);
@@ -468,21 +468,21 @@ impl Gen<'_> {
                 order.swap(i, j);
             }
             for &f in &order {
-                let v = g.payload(Ty::Num);
+                let v = g.leaf_payload(Ty::Num);
                 g.constants(1);
                 g.code.line(format!("m.{} = {v};", fields[f]));
             }
             for _ in 0..g.ch.below(4) {
                 let f = &fields[g.ch.below(nfields as u64) as usize].clone();
-                let v = g.payload(Ty::Num);
-                g.constants(2);
+                let v = g.leaf_payload(Ty::Num);
+                g.constants(3);
                 g.code.line(format!("m.{f} = wrap(m.{f} + {v});"));
             }
             g.constants(8);
             g.code.line("m.link = keep;");
             g.code.line("m.name = \"map\" + \"#\";");
             let total: Vec<String> = fields.iter().map(|f| format!("m.{f}")).collect();
-            g.constants(total.len() as u32);
+            g.constants(total.len() as u32 + total.len().div_ceil(8) as u32);
             for chunk in total.chunks(8) {
                 g.code
                     .line(format!("sum = wrap(sum + {});", chunk.join(" + ")));
