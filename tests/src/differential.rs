@@ -16,7 +16,7 @@ use crate::process::{lines, Exit, Outcome};
 pub fn modes(p: &Program) -> Vec<Vec<String>> {
     let stress = format!("--gc-stress={}", p.stress_interval);
     let small_heap = if p.allocs > 100_000 { "256K" } else { "64K" };
-    let list: [&[&str]; 5] = [
+    let list: [&[&str]; 6] = [
         &["--gc", "stw"],
         &["--gc", "stw", &stress, "--gc-verify"],
         &["--gc", "concurrent", &stress, "--gc-verify"],
@@ -39,6 +39,8 @@ pub fn modes(p: &Program) -> Vec<Vec<String>> {
             "2",
             "--gc-verify",
         ],
+        // The same without verification, whose pauses change the timing races depend on.
+        &["--gc", "concurrent", "--gc-min-heap", small_heap],
     ];
     list.iter()
         .map(|m| m.iter().map(|s| s.to_string()).collect())
