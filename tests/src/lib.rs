@@ -10,7 +10,9 @@
 pub mod check;
 pub mod cli;
 pub mod diff;
+pub mod differential;
 pub mod expect;
+pub mod gen;
 pub mod generated;
 pub mod process;
 pub mod suite;
