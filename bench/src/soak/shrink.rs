@@ -220,7 +220,7 @@ fn run_mode(opts: &Options, cal: &Calibration, mode: &str) -> Result<String, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pauses::gcstats::CycleDetail;
+    use gc::stats::CycleRecord as CycleDetail;
 
     fn samples(points: &[(u64, u64)]) -> Vec<Sample> {
         points
@@ -259,10 +259,8 @@ mod tests {
             (9500, 25),
             (9900, 22),
         ]);
-        let stats = GcStats {
-            cycles_detail: vec![cycle(3000, 200), cycle(6500, 5)],
-            ..GcStats::default()
-        };
+        let mut stats = GcStats::default();
+        stats.cycles_detail = vec![cycle(3000, 200), cycle(6500, 5)];
         let m = measure(&s, Some(&stats), (5000, 10_000), 4 * MB, 12 * MB).unwrap();
         assert_eq!(m.before, 620 * MB);
         assert_eq!(m.after, 25 * MB);

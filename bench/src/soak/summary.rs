@@ -42,14 +42,14 @@ fn verified_spans(stats: &GcStats, every: u64) -> Vec<(u64, u64)> {
 fn unverified_alloc_stalls(stats: &GcStats, every: u64) -> (u64, u64) {
     let spans = verified_spans(stats, every);
     let kept: Vec<u64> = stats
-        .alloc_stalls
+        .allocation_stalls
         .list
         .iter()
-        .filter(|(start, _)| !spans.iter().any(|&(a, b)| (a..b).contains(start)))
-        .map(|&(_, ns)| ns)
+        .filter(|st| !spans.iter().any(|&(a, b)| (a..b).contains(&st.start_ns)))
+        .map(|st| st.ns)
         .collect();
     (
-        kept.len() as u64 + stats.alloc_stalls.dropped,
+        kept.len() as u64 + stats.allocation_stalls.dropped,
         kept.iter().sum(),
     )
 }
@@ -142,8 +142,8 @@ pub fn figures(
         pause_p99_ns: pauses.quantile(0.99),
         pause_max_ns: pauses.summary().max_ns,
         fault_stall_p99_ns: stats
-            .filter(|s| s.fault_stalls.count > 0)
-            .map(|s| s.fault_stalls.p99_ns),
+            .filter(|s| s.mutator_fault_stalls.count > 0)
+            .map(|s| s.mutator_fault_stalls.p99_ns),
         alloc_stalls,
         alloc_stall_total_ns,
         peak_rss: outcome.max_rss_bytes,
@@ -230,43 +230,42 @@ mod tests {
     }
 
     fn stats() -> GcStats {
-        GcStats {
-            collector: "concurrent".into(),
-            cycles: 5,
-            last_live_bytes: 256 * MB,
-            // Cycles 1 and 5 verified (every 4): their 900 ms pauses are left out.
-            pauses: vec![
-                pause(1, 900),
-                pause(2, 1),
-                pause(3, 2),
-                pause(4, 3),
-                pause(5, 900),
-            ],
-            ..GcStats::default()
-        }
+        let mut s = GcStats::default();
+        s.collector = "concurrent".into();
+        s.cycles = 5;
+        s.last_live_bytes = 256 * MB;
+        // Cycles 1 and 5 verified (every 4): their 900 ms pauses are left out.
+        s.pauses = vec![
+            pause(1, 900),
+            pause(2, 1),
+            pause(3, 2),
+            pause(4, 3),
+            pause(5, 900),
+        ];
+        s
     }
 
     #[test]
     fn allocation_stalls_of_verified_cycles_are_left_out() {
-        use crate::pauses::gcstats::{AllocStalls, CycleDetail};
-        let cycle = |n: u64, start_ns: u64, end: Option<u64>| CycleDetail {
+        use crate::pauses::gcstats::{Stall, StallSummary};
+        use gc::stats::CycleRecord;
+        let cycle = |n: u64, start_ns: u64, end: Option<u64>| CycleRecord {
             cycle: n,
             start_ns,
             compaction_end_ns: end,
-            ..CycleDetail::default()
+            ..CycleRecord::default()
         };
-        let s = GcStats {
-            cycles_detail: vec![
-                cycle(1, 0, Some(100)),
-                cycle(2, 200, Some(300)),
-                cycle(3, 400, None),
-            ],
-            alloc_stalls: AllocStalls {
-                list: vec![(50, 7), (250, 5), (350, 3), (500, 1000)],
-                dropped: 2,
-                ..AllocStalls::default()
-            },
-            ..GcStats::default()
+        let stall = |start_ns: u64, ns: u64| Stall { start_ns, ns };
+        let mut s = GcStats::default();
+        s.cycles_detail = vec![
+            cycle(1, 0, Some(100)),
+            cycle(2, 200, Some(300)),
+            cycle(3, 400, None),
+        ];
+        s.allocation_stalls = StallSummary {
+            list: vec![stall(50, 7), stall(250, 5), stall(350, 3), stall(500, 1000)],
+            dropped: 2,
+            ..StallSummary::default()
         };
         // Every other cycle verified: 1 and 3 (still compacting at exit: to the end).
         assert_eq!(unverified_alloc_stalls(&s, 2), (2 + 2, 8));
