@@ -62,6 +62,18 @@ fn allocation_past_max_after_a_collection_is_out_of_memory() {
     assert!(w.heap.used_bytes() < 64 << 10);
 }
 
+/// A world of 4 roots on a heap of `mode` limited to `max` bytes, without verification.
+fn limited_world(mode: GcMode, max: usize) -> World {
+    World::new(
+        HeapConfig {
+            mode,
+            ..small(max, false)
+        },
+        4,
+        0,
+    )
+}
+
 /// Grows a chain held by root 1 until the heap says out of memory; returns the nodes made.
 fn grow_until_out_of_memory(w: &mut World, node_words: usize) -> usize {
     let mut n = 0;
@@ -85,14 +97,7 @@ fn grow_until_out_of_memory(w: &mut World, node_words: usize) -> usize {
 fn a_live_set_that_only_grows_fails_within_a_few_cycles_in_both_modes() {
     let max = 16 << 20;
     for mode in MODES {
-        let mut w = World::new(
-            HeapConfig {
-                mode,
-                ..small(max, false)
-            },
-            4,
-            0,
-        );
+        let mut w = limited_world(mode, max);
         // Small nodes (80 bytes): a collector that gives back one TLAB tail per cycle
         // would collect thousands of times before failing.
         grow_until_out_of_memory(&mut w, 7);
@@ -125,14 +130,7 @@ fn a_live_set_that_only_grows_fails_within_a_few_cycles_in_both_modes() {
 fn collecting_back_to_back_for_a_few_bytes_is_out_of_memory_in_both_modes() {
     let max = 16 << 20;
     for mode in MODES {
-        let mut w = World::new(
-            HeapConfig {
-                mode,
-                ..small(max, false)
-            },
-            4,
-            0,
-        );
+        let mut w = limited_world(mode, max);
         w.check_after_gc = false;
         // Live data to about 97% of the limit (nodes of 1 KiB), then pure garbage: each
         // collection recovers ~3% of the heap and the program does almost nothing between

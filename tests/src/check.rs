@@ -103,11 +103,12 @@ fn head(lines: &[String]) -> &[String] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn outcome(stdout: &str, stderr: &str, code: i32) -> Outcome {
+    /// A finished run with this output and exit code (also used by differential.rs's tests).
+    pub(crate) fn outcome(stdout: &str, stderr: &str, code: i32) -> Outcome {
         Outcome {
             stdout: stdout.as_bytes().to_vec(),
             stderr: stderr.as_bytes().to_vec(),

@@ -153,16 +153,7 @@ pub fn mutate(source: &[u8], ch: &mut Choices) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    fn outcome(stdout: &str, stderr: &str, code: i32) -> Outcome {
-        Outcome {
-            stdout: stdout.as_bytes().to_vec(),
-            stderr: stderr.as_bytes().to_vec(),
-            exit: Exit::Code(code),
-            elapsed: Duration::ZERO,
-        }
-    }
+    use crate::check::tests::outcome;
 
     #[test]
     fn agreeing_runs_pass_and_differences_are_named() {
