@@ -291,7 +291,7 @@ impl<M: ObjectModel> Heap<M> {
         }
         let want = bytes.max(TLAB_BYTES);
         let used = self.used_bytes();
-        if used.saturating_add(want) > self.limit_bytes() {
+        if used.saturating_add(want) > self.usable_bytes() {
             // Collect until a TLAB's worth beyond the request fits, or fail.
             self.collect_at_limit(bytes, roots)?;
         } else if used + want > self.next_trigger {
@@ -322,7 +322,7 @@ impl<M: ObjectModel> Heap<M> {
     fn carve(&mut self, bytes: usize) -> Option<Address> {
         self.retire_tlab();
         let base = self.space.base();
-        let max_end = base.add(self.limit_bytes());
+        let max_end = base.add(self.usable_bytes());
         let want = if bytes >= TLAB_BYTES / 2 {
             bytes
         } else {

@@ -17,11 +17,11 @@
 //!    the collector (pauses and allocation stalls). Such a program would run on at a tenth of
 //!    its speed or less, collecting back to back: out of memory is the honest answer.
 //!
-//! After an out-of-memory answer the heap is intact and usable. Rule 1 keeps back the room the
-//! collection left (less than a TLAB's worth beyond the failed request): until the next
-//! collection, allocations are served from it without collecting again, so that the program
-//! can unwind and an embedder can run the code that drops data. An allocation that does not
-//! fit collects again; rule 2 starts counting afresh after its verdict.
+//! After an out-of-memory answer the heap is intact and usable. Normal allocation stops a
+//! reserve (one TLAB, at most 1/16 of the limit) below the limit; after rule 1 fails a request,
+//! the room the collection left and the reserve are handed out without collecting again, so
+//! that the program can unwind and an embedder can run the code that drops data. An allocation
+//! that does not fit then collects again; rule 2 starts counting afresh after its verdict.
 
 use crate::binding::{ObjectModel, RootSet};
 use crate::heap::{Heap, OutOfMemory, TLAB_BYTES};
@@ -105,6 +105,22 @@ impl<M: ObjectModel> Heap<M> {
         self.config.max_bytes.min(self.space.len())
     }
 
+    /// The reserve kept below the limit for the code that runs after an out-of-memory answer:
+    /// one TLAB, at most a sixteenth of the limit.
+    fn reserve_bytes(&self) -> usize {
+        TLAB_BYTES.min(self.limit_bytes() / 16)
+    }
+
+    /// Bytes the allocated heap may span now: below the reserve, unless rule 1 has failed a
+    /// request since the last collection that made room (then the reserve is handed out).
+    pub(crate) fn usable_bytes(&self) -> usize {
+        if self.limit.exhausted {
+            self.limit_bytes()
+        } else {
+            self.limit_bytes() - self.reserve_bytes()
+        }
+    }
+
     /// The allocation of `bytes` would pass the heap limit (a TLAB's worth included): collect,
     /// then either there is room for `bytes` plus a TLAB, or the allocation fails (module
     /// comment, rules 1 and 2).
@@ -122,13 +138,15 @@ impl<M: ObjectModel> Heap<M> {
 
     fn make_room(&mut self, bytes: usize, roots: &mut dyn RootSet) -> Result<(), OutOfMemory> {
         let limit = self.limit_bytes();
+        // Normal allocation stays below the reserve.
+        let usable = limit - self.reserve_bytes();
         let need = bytes.saturating_add(TLAB_BYTES);
-        if need > limit {
+        if need > usable {
             // No collection can make room for it.
             return Err(OutOfMemory);
         }
         if self.limit.exhausted && limit.saturating_sub(self.used_bytes()) >= bytes {
-            // The room kept back after an out-of-memory answer.
+            // The room kept back after an out-of-memory answer, the reserve included.
             return Ok(());
         }
         loop {
@@ -148,7 +166,7 @@ impl<M: ObjectModel> Heap<M> {
                 self.collect(roots);
                 true
             };
-            let free = limit.saturating_sub(self.used_bytes());
+            let free = usable.saturating_sub(self.used_bytes());
             if free < need {
                 if full {
                     self.limit.exhausted = true;
