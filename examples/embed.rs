@@ -3,31 +3,7 @@
 //!
 //! Run with: `cargo run --release --example embed`
 
-use std::cell::RefCell;
-use std::io::Write;
-use std::rc::Rc;
-
-use lox::{HostValue, InterpretError, Vm, VmOptions};
-
-/// A `Write` whose bytes the host can read back: where the VM's `print` output goes.
-#[derive(Clone, Default)]
-struct Captured(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn take(&self) -> String {
-        String::from_utf8_lossy(&std::mem::take(&mut *self.0.borrow_mut())).into_owned()
-    }
-}
+use lox::{Captured, HostValue, InterpretError, Vm, VmOptions};
 
 /// `sqrt(x)`: a Lox native written in Rust. An `Err` becomes a Lox runtime error.
 fn sqrt(args: &[HostValue]) -> Result<HostValue, String> {

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod barrier;
+pub mod captured;
 pub mod chunk;
 pub mod code;
 pub mod compiler;
@@ -28,3 +29,4 @@ pub mod verify;
 pub mod vm;
 
 pub use api::{HostFn, HostValue, InterpretError, Vm, VmOptions};
+pub use captured::Captured;

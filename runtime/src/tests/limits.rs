@@ -37,7 +37,7 @@ fn a_hand_built_function_over_the_stack_limit_is_refused_at_load() {
         code,
         ..Proto::default()
     };
-    h.err.0.borrow_mut().clear();
+    h.err.take();
     assert_eq!(h.vm.interpret_proto(&script), Ok(()));
     assert_eq!(h.err.text(), "");
 }

@@ -2,26 +2,8 @@
 //! the stable test `runtime/tests/generated.rs` and the cargo-fuzz target `fuzz/program`
 //! (which includes this file by path).
 
-use std::cell::RefCell;
-use std::io::Write;
-use std::rc::Rc;
-
 use gc::{FaultMode, GcMode, HeapConfig};
-use lox::{InterpretError, Vm, VmOptions};
-
-/// A `Write` the caller can read back.
-#[derive(Clone, Default)]
-struct Captured(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use lox::{Captured, InterpretError, Vm, VmOptions};
 
 /// What a run printed and how it ended: the `lox` command's exit status (0, 65 or 70).
 #[derive(Debug, PartialEq, Eq)]
@@ -71,10 +53,9 @@ pub fn run(source: &[u8], heap: HeapConfig) -> Result<Run, String> {
     vm.flush_output();
     vm.finish_gc();
     drop(vm);
-    let take = |c: Captured| std::mem::take(&mut *c.0.borrow_mut());
     Ok(Run {
-        stdout: take(out),
-        stderr: take(err),
+        stdout: out.take_bytes(),
+        stderr: err.take_bytes(),
         status,
     })
 }
