@@ -1,4 +1,4 @@
-//! Micro-benchmark: the allocation fast path, `Heap::try_alloc` (a TLAB bump), allocating
+//! Micro-benchmark: the allocation fast path, `Mutator::try_alloc` (a TLAB bump), allocating
 //! 32-byte objects and writing their header, with a tiny object model (one header word holding
 //! the size in words, no reference slots).
 //!
@@ -12,7 +12,7 @@
 //! filler, which keeps the heap parseable for the collector.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use gc::{Address, Heap, HeapConfig, ObjectModel, RootSet, SlotKind, WORD};
+use gc::{Address, HeapConfig, Mutator, ObjectModel, RootSet, SlotKind, WORD};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -60,7 +60,7 @@ impl RootSet for NoRoots {
 
 /// Allocates `iters` objects, timing only the fast-path allocations (and, if `headers`, each
 /// object's header write).
-fn timed_allocs(heap: &mut Heap<Tiny>, iters: u64, headers: bool) -> Option<Duration> {
+fn timed_allocs(heap: &mut Mutator<Tiny>, iters: u64, headers: bool) -> Option<Duration> {
     let mut total = Duration::ZERO;
     let mut left = iters;
     while left > 0 {
@@ -104,7 +104,7 @@ fn bench_alloc(c: &mut Criterion) {
         min_trigger_bytes: 8 << 20,
         ..HeapConfig::default()
     };
-    let mut heap = match Heap::<Tiny>::new(config) {
+    let mut heap = match Mutator::<Tiny>::new_heap(config) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("alloc: skipped: cannot create a heap: {e:?}");

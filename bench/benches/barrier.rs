@@ -1,4 +1,4 @@
-//! Micro-benchmark: the snapshot-at-the-beginning write barrier (`Heap::write_barrier`) in
+//! Micro-benchmark: the snapshot-at-the-beginning write barrier (`Mutator::write_barrier`) in
 //! front of a reference store, per store:
 //! - `plain_store`: the store alone (no barrier), the baseline;
 //! - `barrier_off`: no cycle marks, so the barrier is one flag test;
@@ -15,7 +15,7 @@
 mod model;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use gc::{Address, FaultMode, GcMode, Heap, HeapConfig, WORD};
+use gc::{Address, FaultMode, GcMode, HeapConfig, Mutator, WORD};
 use model::{header, reference, Synthetic, VecRoots};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -25,7 +25,7 @@ const OBJECT_WORDS: usize = 4;
 
 /// A concurrent heap in step mode holding `OBJECTS` objects, each slot 1 referring to the next
 /// object and slot 2 to itself; the roots hold every object.
-fn world() -> Option<(Heap<Synthetic>, VecRoots)> {
+fn world() -> Option<(Mutator<Synthetic>, VecRoots)> {
     let config = HeapConfig {
         max_bytes: 256 << 20,
         min_trigger_bytes: 256 << 20,
@@ -34,7 +34,7 @@ fn world() -> Option<(Heap<Synthetic>, VecRoots)> {
         },
         ..HeapConfig::default()
     };
-    let mut heap = Heap::<Synthetic>::new(config).ok()?;
+    let mut heap = Mutator::<Synthetic>::new_heap(config).ok()?;
     if !heap.is_concurrent() {
         eprintln!("barrier: concurrent mode unavailable here; the 'on' cases are skipped");
     }
@@ -60,7 +60,7 @@ fn object(roots: &VecRoots, i: usize) -> Address {
 }
 
 /// `n` stores into slot 1, starting at object `from`, each behind the barrier if `barrier`.
-fn stores(heap: &mut Heap<Synthetic>, roots: &VecRoots, from: usize, n: usize, barrier: bool) {
+fn stores(heap: &mut Mutator<Synthetic>, roots: &VecRoots, from: usize, n: usize, barrier: bool) {
     for k in from..from + n {
         let a = object(roots, k);
         let slot = a.add(WORD).as_mut_ptr::<u64>();
@@ -79,7 +79,7 @@ fn stores(heap: &mut Heap<Synthetic>, roots: &VecRoots, from: usize, n: usize, b
 /// Times `stores` walking the objects round and round, `iters` stores per sample.
 fn timed_stores(
     b: &mut criterion::Bencher<'_>,
-    heap: &mut Heap<Synthetic>,
+    heap: &mut Mutator<Synthetic>,
     roots: &VecRoots,
     barrier: bool,
 ) {

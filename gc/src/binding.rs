@@ -83,8 +83,10 @@ pub trait ObjectModel: 'static {
     unsafe fn type_tag(obj: Address) -> u32;
 }
 
-/// Every root slot of one mutator (VM stacks, frames, globals, handles). The collector calls
-/// these only while the mutator is stopped at a safepoint.
+/// Root slots: one mutator thread's (its stack, frames, handles; passed to the mutator's
+/// calls), or those every thread shares (globals, intern tables; registered with
+/// `Heap::set_shared_roots`). The collector calls these only inside pauses, while every
+/// mutator is stopped.
 pub trait RootSet {
     /// Calls `v` on every strong root slot (an encoded word, as in object slots). `v` may
     /// rewrite the slot. Each slot must be visited **exactly once** per call: the collector
@@ -103,25 +105,4 @@ pub trait RootSet {
     /// (intern table entries, off-heap data owned by dead objects). `is_live` answers for any
     /// heap address; addresses outside the heap count as live.
     fn sweep_weak(&mut self, _is_live: &dyn Fn(Address) -> bool) {}
-}
-
-/// Thread control (design note §5): how the collector (the GC thread, or any thread acting
-/// for it) stops and resumes the mutators. A mutator stops only at a safepoint (it polls a
-/// flag at allocation slow paths, calls and loop back-edges); one in the native state
-/// (blocked outside the VM) counts as stopped and cannot leave that state while a stop is in
-/// force. [`crate::Safepoints`] implements it for a heap's single mutator; a binding with
-/// several mutator threads implements it over its thread list.
-pub trait ThreadControl: Send + Sync {
-    /// Asks every mutator to stop and waits until each is parked at a safepoint or in the
-    /// native state. Returns the time to safepoint in ns, or `None` after `timeout` (then
-    /// nothing is stopped). The pause is recorded with `kind` when it ends.
-    fn stop_mutators(&self, kind: &'static str, timeout: std::time::Duration) -> Option<u64>;
-    /// Resumes the mutators stopped by [`ThreadControl::stop_mutators`]; the pause is measured
-    /// from the request to this call.
-    fn resume_mutators(&self);
-    /// Asks the mutators to run a collection at their next safepoint (they alone hold their
-    /// roots, so the pauses run on the mutator).
-    fn request_collection(&self);
-    /// What the mutator is doing now.
-    fn mutator_state(&self) -> crate::safepoint::MutatorState;
 }

@@ -14,6 +14,7 @@
 //! (figures and their JSON), [`os`] (reservations, mremap, clocks).
 
 pub mod address;
+pub(crate) mod barrier;
 pub mod binding;
 pub mod collector;
 pub mod config;
@@ -22,14 +23,17 @@ pub mod fault;
 pub mod heap;
 pub mod histogram;
 pub mod metadata;
+pub mod mutator;
 pub mod os;
 pub mod safepoint;
 pub mod stats;
+mod step;
 pub mod uffd;
 
 pub use address::{Address, PAGE, WORD};
-pub use binding::{ObjectModel, RootSet, SlotKind, ThreadControl};
+pub use binding::{ObjectModel, RootSet, SlotKind};
 pub use config::{parse_size, FaultMode, GcMode, HeapConfig};
 pub use heap::{Heap, HeapError, OutOfMemory};
-pub use safepoint::{MutatorState, Safepoints, StopGuard};
+pub use mutator::Mutator;
+pub use safepoint::{MutatorState, Safepoints, StopGuard, ThreadControl};
 pub use stats::GcStats;

@@ -151,7 +151,7 @@ fn threads_during_compaction(fault: FaultMode) {
     // At least four rounds, and more until the mutators have raced the GC thread at least
     // once (on a loaded machine the GC thread may finish a small heap before they touch it).
     for round in 0..16 {
-        if round >= 4 && w.heap.live_stats().mutator_fault_stalls.count > 0 {
+        if round >= 4 && w.heap.stats().mutator_fault_stalls.count > 0 {
             break;
         }
         // Grow private chains: node i of root r refers to node i-1 of the same root; some big.
@@ -236,7 +236,7 @@ fn stepped_world(fault: FaultMode, seed: u64) -> World {
             .unwrap();
     }
     w.heap.collect(&mut w.roots);
-    w.heap.wait_for_compaction();
+    w.heap.wait_for_compaction(&mut w.roots);
     // Garbage at the top of the heap: from-space pages above every live object, recycled as
     // scratch pages, so that runs of compacted pages get contiguous scratch (the MOVE tests
     // need runs of four).
@@ -261,7 +261,7 @@ fn reader(w: &World, page: usize) -> std::thread::JoinHandle<u64> {
 
 /// Waits until the fault figures have caught up: in thread mode the faulting thread resumes
 /// when its page is installed, a moment before the handler thread publishes and counts it.
-fn settle(w: &World, page: usize, stalls: u64) {
+fn settle(w: &mut World, page: usize, stalls: u64) {
     use gc::metadata::pages::PageState;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while w.heap.step_state(page) != Some(PageState::Mapped) || faults(w) < stalls {
@@ -274,21 +274,21 @@ fn settle(w: &World, page: usize, stalls: u64) {
 }
 
 fn faults(w: &World) -> u64 {
-    w.heap.live_stats().mutator_fault_stalls.count
+    w.heap.stats().mutator_fault_stalls.count
 }
 
 fn step_mode_faults_in_every_state(fault: FaultMode) {
     use gc::metadata::pages::PageState;
     let mut w = stepped_world(fault, 5);
     let n = w.heap.step_pages();
-    let s0 = w.heap.live_stats();
+    let s0 = w.heap.stats();
 
     // Unprocessed: the faulting thread compacts the page itself.
     let a = n / 2;
     assert_eq!(w.heap.step_state(a), Some(PageState::Unprocessed));
     reader(&w, a).join().unwrap();
-    settle(&w, a, s0.mutator_fault_stalls.count + 1);
-    let s1 = w.heap.live_stats();
+    settle(&mut w, a, s0.mutator_fault_stalls.count + 1);
+    let s1 = w.heap.stats();
     assert_eq!(
         s1.pages_compacted_by_mutator,
         s0.pages_compacted_by_mutator + 1
@@ -307,8 +307,8 @@ fn step_mode_faults_in_every_state(fault: FaultMode) {
     assert_eq!(w.heap.step_state(b), Some(PageState::Processing));
     w.heap.step_compact(b); // Ready: the waiting reader installs it itself.
     t.join().unwrap();
-    settle(&w, b, s1.mutator_fault_stalls.count + 1);
-    let s2 = w.heap.live_stats();
+    settle(&mut w, b, s1.mutator_fault_stalls.count + 1);
+    let s2 = w.heap.stats();
     assert_eq!(s2.pages_compacted_by_mutator, s1.pages_compacted_by_mutator);
     assert_eq!(s2.uffd_copy_pages, s1.uffd_copy_pages + 1);
 
@@ -318,11 +318,11 @@ fn step_mode_faults_in_every_state(fault: FaultMode) {
     w.heap.step_compact(c);
     assert_eq!(w.heap.step_state(c), Some(PageState::Ready));
     reader(&w, c).join().unwrap();
-    settle(&w, c, s2.mutator_fault_stalls.count + 1);
-    let s3 = w.heap.live_stats();
+    settle(&mut w, c, s2.mutator_fault_stalls.count + 1);
+    let s3 = w.heap.stats();
     assert_eq!(s3.uffd_copy_pages, s2.uffd_copy_pages + 1);
     w.heap.step_install();
-    assert_eq!(w.heap.live_stats().uffd_move_pages, s3.uffd_move_pages);
+    assert_eq!(w.heap.stats().uffd_move_pages, s3.uffd_move_pages);
 
     // Mapped: installed by the GC's MOVE; reading it takes no fault.
     let d = n - 3;
@@ -330,7 +330,7 @@ fn step_mode_faults_in_every_state(fault: FaultMode) {
     w.heap.step_compact(d);
     w.heap.step_install();
     assert_eq!(w.heap.step_state(d), Some(PageState::Mapped));
-    let s4 = w.heap.live_stats();
+    let s4 = w.heap.stats();
     assert_eq!(s4.uffd_move_pages, s3.uffd_move_pages + 1);
     reader(&w, d).join().unwrap();
     assert_eq!(
@@ -377,7 +377,7 @@ fn move_ebusy_and_eagain_during_a_real_cycle() {
 
     // EBUSY on the second page of a run of four: that page is COPYed, the rest MOVEd.
     compact_run(&mut w, n - 4, 4);
-    let s0 = w.heap.live_stats();
+    let s0 = w.heap.stats();
     assert!(w
         .heap
         .uffd_injector()
@@ -386,7 +386,7 @@ fn move_ebusy_and_eagain_during_a_real_cycle() {
     w.heap.step_install();
     // Fired twice: the partial MOVE before the busy page (EAGAIN with progress), then EBUSY.
     assert_eq!(inj(&w), 2);
-    let s1 = w.heap.live_stats();
+    let s1 = w.heap.stats();
     assert_eq!(s1.uffd_copy_pages, s0.uffd_copy_pages + 1);
     assert_eq!(s1.uffd_move_pages, s0.uffd_move_pages + 3);
 
@@ -397,7 +397,7 @@ fn move_ebusy_and_eagain_during_a_real_cycle() {
     }));
     w.heap.step_install();
     assert_eq!(inj(&w), 3);
-    let s2 = w.heap.live_stats();
+    let s2 = w.heap.stats();
     assert_eq!(s2.uffd_move_pages, s1.uffd_move_pages + 4);
     assert_eq!(s2.uffd_copy_pages, s1.uffd_copy_pages);
 
@@ -410,7 +410,7 @@ fn move_ebusy_and_eagain_during_a_real_cycle() {
         .arm(Injection::MoveAgain { after: 0 }));
     w.heap.step_install();
     assert_eq!(inj(&w), 4);
-    assert_eq!(w.heap.live_stats().uffd_move_pages, s2.uffd_move_pages + 4);
+    assert_eq!(w.heap.stats().uffd_move_pages, s2.uffd_move_pages + 4);
 
     // A COPY by a faulting mutator meeting EAGAIN after no progress is retried too.
     assert!(w
@@ -659,13 +659,13 @@ fn child_role_denied() {
 #[test]
 fn allocation_during_compaction_installs_fresh_pages() {
     let mut w = stepped_world(FaultMode::Sigbus, 21);
-    let s0 = w.heap.live_stats();
+    let s0 = w.heap.stats();
     let mut rng = Rng::new(77);
     for _ in 0..3000 {
         let r = 1 + rng.below(15);
         w.alloc_node_from(r, &[r], rng.below(100)).unwrap();
     }
-    let s1 = w.heap.live_stats();
+    let s1 = w.heap.stats();
     assert!(
         s1.uffd_zeropage_pages > s0.uffd_zeropage_pages,
         "fresh TLAB pages installed"

@@ -101,7 +101,7 @@ fn a_live_set_that_only_grows_fails_within_a_few_cycles_in_both_modes() {
         // Small nodes (80 bytes): a collector that gives back one TLAB tail per cycle
         // would collect thousands of times before failing.
         grow_until_out_of_memory(&mut w, 7);
-        let s = w.heap.live_stats();
+        let s = w.heap.stats();
         assert!(
             s.peak_heap_bytes <= max as u64,
             "{mode:?}: heap passed its limit"

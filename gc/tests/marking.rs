@@ -42,7 +42,7 @@ fn schedule_world(fault: FaultMode) -> World {
     w.clear_root(C);
     // Start from a quiet heap: nothing marking or compacting.
     w.collect();
-    w.heap.wait_for_compaction();
+    w.heap.wait_for_compaction(&mut w.roots);
     w.heap.set_step_mode(true);
     w.heap.start_concurrent_cycle(&mut w.roots);
     assert!(w.heap.marking_in_progress());
@@ -65,7 +65,7 @@ fn lost_object_schedule(fault: FaultMode) {
     // Compaction runs on the GC thread; the remark finishes marking.
     w.heap.set_step_mode(false);
     w.collect();
-    w.heap.wait_for_compaction();
+    w.heap.wait_for_compaction(&mut w.roots);
     // C survived, moved, and is reachable through A with its payload intact.
     w.check(true).unwrap_or_else(|e| panic!("{e}"));
     let s = w.heap.finish();
@@ -122,7 +122,7 @@ fn black_allocation(fault: FaultMode) {
             .unwrap();
     }
     w.collect();
-    w.heap.wait_for_compaction();
+    w.heap.wait_for_compaction(&mut w.roots);
     w.heap.set_step_mode(true);
     w.heap.start_concurrent_cycle(&mut w.roots);
     let black_begin = w.heap.black_begin().expect("marking");
@@ -157,11 +157,11 @@ fn black_allocation(fault: FaultMode) {
     }
     w.heap.set_step_mode(false);
     w.collect();
-    w.heap.wait_for_compaction();
+    w.heap.wait_for_compaction(&mut w.roots);
     w.check(true).unwrap_or_else(|e| panic!("{e}"));
     // And once more: the floating garbage goes in the next cycle, exactly as reachable.
     w.collect();
-    w.heap.wait_for_compaction();
+    w.heap.wait_for_compaction(&mut w.roots);
     w.check(true).unwrap_or_else(|e| panic!("{e}"));
 }
 
@@ -184,7 +184,7 @@ fn weak_reads_during_marking_are_shaded() {
     w.alloc_node_from(A, &[NIL_ROOT], 4).unwrap();
     // A quiet heap first (A still rooted), so that no cycle runs between the next steps.
     w.collect();
-    w.heap.wait_for_compaction();
+    w.heap.wait_for_compaction(&mut w.roots);
     // Now A goes into weak-table entry 0 only.
     let a_word = w.roots.strong[A];
     let mock::Val::Ref(a_id) = w.shadow_roots[A] else {
@@ -208,7 +208,7 @@ fn weak_reads_during_marking_are_shaded() {
     w.shadow_roots[A] = mock::Val::Ref(a_id);
     w.heap.set_step_mode(false);
     w.collect();
-    w.heap.wait_for_compaction();
+    w.heap.wait_for_compaction(&mut w.roots);
     w.check(true).unwrap_or_else(|e| panic!("{e}"));
 }
 
@@ -232,7 +232,7 @@ fn rewiring_while_marking(fault: FaultMode, threads: usize) {
             }
         }
         w.collect();
-        w.heap.wait_for_compaction();
+        w.heap.wait_for_compaction(&mut w.roots);
         w.check(true)
             .unwrap_or_else(|e| panic!("seed {seed} final: {e}"));
         let s = w.heap.finish();
@@ -279,7 +279,7 @@ fn reaching_the_limit_while_marking_is_an_allocation_stall() {
     }
     w.heap.set_step_mode(false);
     w.collect();
-    w.heap.wait_for_compaction();
+    w.heap.wait_for_compaction(&mut w.roots);
     w.check(true).unwrap_or_else(|e| panic!("{e}"));
     let s = w.heap.finish();
     assert!(s.cycles >= 3, "{} cycles", s.cycles);

@@ -124,13 +124,15 @@ fn stop_parks_the_mutator_and_records_the_pause() {
 fn a_native_mutator_counts_as_stopped() {
     let mut w = World::new(config(GcMode::CONCURRENT), 16, 4);
     let sp = w.heap.safepoints();
-    w.heap.enter_native();
     let stopped = Arc::new(AtomicBool::new(false));
     let stopper = {
         let stopped = stopped.clone();
         std::thread::spawn(move || {
             // Through the binding trait, as a GC thread would.
             let tc: &dyn ThreadControl = &*sp;
+            while tc.mutator_state() != MutatorState::Native {
+                std::thread::yield_now();
+            }
             let t = Instant::now();
             let ttsp = tc
                 .stop_mutators("native", Duration::from_secs(10))
@@ -142,13 +144,16 @@ fn a_native_mutator_counts_as_stopped() {
             tc.resume_mutators();
         })
     };
-    while !stopped.load(Ordering::Acquire) {
-        std::thread::yield_now();
-    }
-    let t = Instant::now();
-    w.heap.leave_native();
+    // The native call: waits until the stop is in force, then returns while it still is.
+    let s2 = stopped.clone();
+    let native_done = w.heap.in_native(&mut w.roots, || {
+        while !s2.load(Ordering::Acquire) {
+            std::thread::yield_now();
+        }
+        Instant::now()
+    });
     assert!(
-        t.elapsed() >= Duration::from_millis(10),
+        native_done.elapsed() >= Duration::from_millis(10),
         "left native during a stop"
     );
     stopper.join().unwrap();

@@ -21,7 +21,7 @@ use crate::print::print_value;
 use crate::table;
 use crate::value::Value;
 use crate::vm::VmCore;
-use gc::{Heap, HeapConfig};
+use gc::{HeapConfig, Mutator};
 use std::io::Write;
 
 /// Settings of a VM.
@@ -107,7 +107,7 @@ pub struct Vm {
 impl Vm {
     /// Creates a VM (reserving its heap) with the `clock` native defined.
     pub fn new(options: VmOptions) -> Result<Vm, String> {
-        let heap = Heap::<LoxModel>::new(options.heap).map_err(|e| e.to_string())?;
+        let heap = Mutator::<LoxModel>::new_heap(options.heap).map_err(|e| e.to_string())?;
         let mut core = VmCore::new(heap);
         let init = core
             .intern(b"init")
@@ -204,7 +204,7 @@ impl Vm {
     /// Why the concurrent collector is not (fully) in use although it was asked for, if so:
     /// userfaultfd denied or missing a feature (the heap then collects stop-the-world or
     /// installs pages by COPY). The embedder decides whether to show it.
-    pub fn gc_fallback_notice(&self) -> Option<&str> {
+    pub fn gc_fallback_notice(&self) -> Option<String> {
         self.core.heap.fallback_notice()
     }
 
@@ -230,10 +230,10 @@ impl Vm {
     /// counts as stopped meanwhile, so a pause never waits for `f` (reading a line from a
     /// terminal, say). A collection requested meanwhile runs before this returns.
     pub fn outside_vm<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        self.core.heap.enter_native();
-        let r = f();
-        if self.core.heap.leave_native() {
-            self.core.heap.safepoint(&mut self.core.roots);
+        let core = &mut self.core;
+        let r = core.heap.in_native(&mut core.roots, f);
+        if core.heap.should_yield() {
+            core.heap.safepoint(&mut core.roots);
         }
         r
     }

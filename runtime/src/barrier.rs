@@ -8,14 +8,14 @@
 //! site keeps the initialising stores visibly distinct from the overwrites.
 
 use crate::object::LoxModel;
-use gc::Heap;
+use gc::Mutator;
 
 /// Something told about a reference slot's old word before the slot is overwritten.
 pub trait Barrier {
     fn overwriting(&mut self, old: u64);
 }
 
-impl Barrier for Heap<LoxModel> {
+impl Barrier for Mutator<LoxModel> {
     /// One flag test unless a cycle is marking; then the old target is shaded.
     #[inline(always)]
     fn overwriting(&mut self, old: u64) {

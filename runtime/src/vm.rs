@@ -26,7 +26,7 @@ use crate::print::{print_string, print_value};
 use crate::roots::{Frame, Roots, FRAMES_MAX, STACK_SLOTS};
 use crate::table;
 use crate::value::Value;
-use gc::{Heap, OutOfMemory};
+use gc::{Mutator, OutOfMemory};
 use std::io::Write;
 use std::time::Instant;
 
@@ -85,7 +85,7 @@ mod op {
 
 /// The VM's state. The public face is `api::Vm`.
 pub struct VmCore {
-    pub(crate) heap: Heap<LoxModel>,
+    pub(crate) heap: Mutator<LoxModel>,
     pub(crate) roots: Roots,
     /// `print` output not yet written to `sink`.
     pub(crate) out: Vec<u8>,
@@ -108,7 +108,7 @@ unsafe fn is_obj_type(v: Value, t: u32) -> bool {
 }
 
 impl VmCore {
-    pub(crate) fn new(heap: Heap<LoxModel>) -> VmCore {
+    pub(crate) fn new(heap: Mutator<LoxModel>) -> VmCore {
         VmCore {
             heap,
             roots: Roots::new(),
@@ -127,15 +127,15 @@ impl VmCore {
     /// middle of an instruction: a collection requested meanwhile stays pending (the flag
     /// stays raised) until the next safepoint poll.
     pub(crate) fn flush_out(&mut self) {
-        self.heap.enter_native();
-        if !self.out.is_empty() {
-            // Output errors (a closed pipe) are not Lox errors; like clox, carry on.
-            let _ = self.sink.write_all(&self.out);
-            self.out.clear();
-        }
-        let _ = self.sink.flush();
-        // A `true` here (safepoint wanted) is honoured by the next poll: see above.
-        let _ = self.heap.leave_native();
+        let (out, sink) = (&mut self.out, &mut self.sink);
+        self.heap.in_native(&mut self.roots, || {
+            if !out.is_empty() {
+                // Output errors (a closed pipe) are not Lox errors; like clox, carry on.
+                let _ = sink.write_all(out);
+                out.clear();
+            }
+            let _ = sink.flush();
+        });
     }
 
     /// The safepoint the dispatch loop takes when `should_yield` is set: another thread asked
@@ -315,9 +315,8 @@ impl VmCore {
                 // The host function runs outside the VM (it sees only copies): a pause does
                 // not wait for it. A collection requested meanwhile runs right after, before
                 // its result is interned.
-                self.heap.enter_native();
-                let r = f(&args);
-                if self.heap.leave_native() {
+                let r = self.heap.in_native(&mut self.roots, || f(&args));
+                if self.heap.should_yield() {
                     self.heap.safepoint(&mut self.roots);
                 }
                 match r {

@@ -23,8 +23,9 @@
 //! that the program can unwind and an embedder can run the code that drops data. An allocation
 //! that does not fit then collects again; rule 2 starts counting afresh after its verdict.
 
-use crate::binding::{ObjectModel, RootSet};
-use crate::heap::{Heap, OutOfMemory, TLAB_BYTES};
+use crate::binding::ObjectModel;
+use crate::collector::state::Collector;
+use crate::heap::{OutOfMemory, TLAB_BYTES};
 use crate::os::clock::monotonic_ns;
 
 /// Rule 2: collections in a row at the limit that recover little.
@@ -99,10 +100,10 @@ impl LimitPolicy {
     }
 }
 
-impl<M: ObjectModel> Heap<M> {
+impl<M: ObjectModel> Collector<M> {
     /// Bytes the allocated heap may span: the configured limit, within the reservation.
     pub(crate) fn limit_bytes(&self) -> usize {
-        self.config.max_bytes.min(self.space.len())
+        self.hs.config.max_bytes.min(self.hs.space.len())
     }
 
     /// The reserve kept below the limit for the code that runs after an out-of-memory answer:
@@ -124,19 +125,15 @@ impl<M: ObjectModel> Heap<M> {
     /// The allocation of `bytes` would pass the heap limit (a TLAB's worth included): collect,
     /// then either there is room for `bytes` plus a TLAB, or the allocation fails (module
     /// comment, rules 1 and 2).
-    pub(crate) fn collect_at_limit(
-        &mut self,
-        bytes: usize,
-        roots: &mut dyn RootSet,
-    ) -> Result<(), OutOfMemory> {
-        let r = self.make_room(bytes, roots);
+    pub(crate) fn collect_at_limit(&mut self, bytes: usize) -> Result<(), OutOfMemory> {
+        let r = self.make_room(bytes);
         if r.is_err() {
             self.stats.out_of_memory += 1;
         }
         r
     }
 
-    fn make_room(&mut self, bytes: usize, roots: &mut dyn RootSet) -> Result<(), OutOfMemory> {
+    fn make_room(&mut self, bytes: usize) -> Result<(), OutOfMemory> {
         let limit = self.limit_bytes();
         // Normal allocation stays below the reserve.
         let usable = limit - self.reserve_bytes();
@@ -158,12 +155,12 @@ impl<M: ObjectModel> Heap<M> {
                 self.finish_running_cycle(true);
                 let full = !self.marking_in_progress();
                 if full {
-                    self.start_cycle(roots);
+                    self.start_cycle();
                 }
-                self.drive_to_flip(roots, true);
+                self.drive_to_flip(true);
                 full
             } else {
-                self.collect(roots);
+                self.collect();
                 true
             };
             let free = usable.saturating_sub(self.used_bytes());

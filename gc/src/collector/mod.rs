@@ -6,8 +6,10 @@ pub mod concurrent;
 pub mod forward;
 pub(crate) mod limit;
 pub mod mark;
+pub(crate) mod pause;
 pub mod plan;
 pub(crate) mod prologue;
+pub(crate) mod state;
 pub mod stw;
 #[cfg(test)]
 pub mod test_model;

@@ -9,7 +9,7 @@ use super::plan::{plan, Plan};
 use super::verify::{self, Fingerprint};
 use crate::address::Address;
 use crate::binding::{ObjectModel, RootSet};
-use crate::heap::Heap;
+use crate::collector::state::Collector;
 use crate::os::clock::monotonic_ns;
 use crate::os::remap::move_all_pages;
 
@@ -41,17 +41,17 @@ pub(crate) fn update_slot<M: ObjectModel>(fwd: &Forwarding<'_>, slot: &mut u64, 
     *slot = M::encode(*slot, fwd.new_address(t));
 }
 
-impl<M: ObjectModel> Heap<M> {
+impl<M: ObjectModel> Collector<M> {
     /// Retires the TLAB, marks from `roots`, lets the binding sweep its weak references and
     /// plans the compaction. The caller is the only mutator and is stopped by definition.
     pub(crate) fn mark_and_plan(&mut self, roots: &mut dyn RootSet) -> Marked {
-        self.retire_tlab();
+        self.retire_tlabs();
         let base = self.base();
-        let old_top = self.top;
+        let old_top = self.top();
         let used = old_top.offset_from(base);
         self.stats.note_heap_bytes(used);
         let cycle = self.stats.cycles + 1;
-        let parsed = self.config.verifies(cycle).then(|| {
+        let parsed = self.hs.config.verifies(cycle).then(|| {
             // SAFETY: the heap [base, old_top) is parseable (TLAB retired), unchanging, and
             // fully installed (no cycle is running).
             unsafe { verify::before_marking_or_abort::<M>(cycle, base, old_top, roots) }
@@ -59,9 +59,9 @@ impl<M: ObjectModel> Heap<M> {
         // SAFETY: the binding contract (ObjectModel/RootSet) makes every reference decode to an
         // object start; the side tables were reset at the end of the last cycle; the mutator is
         // stopped (it called us).
-        let mark = unsafe { mark::<M>(&self.meta, base, old_top, roots, &mut self.mark_stack) };
+        let mark = unsafe { mark::<M>(&self.hs.meta, base, old_top, roots, &mut self.mark_stack) };
         {
-            let starts = self.meta.starts.view();
+            let starts = self.hs.meta.starts.view();
             let in_heap = |a: Address| a >= base && a < old_top;
             roots.sweep_weak(&|a| !in_heap(a) || (a.is_aligned(8) && starts.test(a)));
         }
@@ -73,7 +73,7 @@ impl<M: ObjectModel> Heap<M> {
             // tables; the weak sweep rewrites slot words, not layouts).
             unsafe { verify::fingerprint_or_abort::<M>(cycle, "before", &starts, roots) }
         });
-        let plan = plan(&self.meta, base, old_top);
+        let plan = plan(&self.hs.meta, base, old_top);
         Marked {
             cycle,
             used,
@@ -98,8 +98,8 @@ impl<M: ObjectModel> Heap<M> {
         black_begin: Address,
         black_dest: Address,
     ) {
-        let fwd =
-            Forwarding::new(&self.meta, self.base(), old_top).with_black(black_begin, black_dest);
+        let fwd = Forwarding::new(&self.hs.meta, self.base(), old_top)
+            .with_black(black_begin, black_dest);
         roots.visit_roots(&mut |slot| update_slot::<M>(&fwd, slot, false));
         roots.visit_weak_roots(&mut |slot| update_slot::<M>(&fwd, slot, true));
     }
@@ -114,7 +114,7 @@ impl<M: ObjectModel> Heap<M> {
         // stopped, nothing holds a Rust reference into either range, and the heap is not
         // registered with userfaultfd (the last cycle unregistered it), so the move is a
         // page-table move.
-        if let Err(e) = unsafe { move_all_pages(&self.space, &self.from_space) } {
+        if let Err(e) = unsafe { move_all_pages(&self.hs.space, &self.hs.from_space) } {
             crate::fatal::fatal!(
                 "mremap(MREMAP_DONTUNMAP) of the heap into from-space failed: {e}"
             );
@@ -124,8 +124,8 @@ impl<M: ObjectModel> Heap<M> {
     /// The next cycle starts when the heap reaches `live * growth_factor`, within the floor and
     /// the limit.
     pub(crate) fn set_next_trigger(&mut self, live_bytes: usize) {
-        self.next_trigger = ((live_bytes as f64 * self.config.growth_factor) as usize)
-            .max(self.config.min_trigger_bytes)
-            .min(self.config.max_bytes);
+        self.next_trigger = ((live_bytes as f64 * self.hs.config.growth_factor) as usize)
+            .max(self.hs.config.min_trigger_bytes)
+            .min(self.hs.config.max_bytes);
     }
 }

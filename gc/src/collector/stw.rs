@@ -7,8 +7,8 @@ use super::compact_page::{compact_page, CompactSource};
 use super::prologue::Marked;
 use super::verify;
 use crate::address::PAGE;
-use crate::binding::{ObjectModel, RootSet};
-use crate::heap::Heap;
+use crate::binding::ObjectModel;
+use crate::collector::state::Collector;
 use crate::metadata::pages::PageState;
 use crate::os::clock::{monotonic_ns, thread_cpu_ns};
 use crate::stats::{CycleRecord, Pause};
@@ -23,12 +23,13 @@ pub struct CycleTimes {
     pub compact_ns: u64,
 }
 
-impl<M: ObjectModel> Heap<M> {
+impl<M: ObjectModel> Collector<M> {
     /// One whole stop-the-world cycle. The caller (the only mutator) is stopped by definition.
-    pub(crate) fn collect_stw(&mut self, roots: &mut dyn RootSet) {
-        let entry = monotonic_ns();
+    pub(crate) fn collect_stw(&mut self) {
+        let (requested, entry) = self.stop_world();
+        let roots = &mut self.all_roots();
         // A requested collection's pause starts at the request (design note §4.5).
-        let start = self.pause_origin.take().unwrap_or(entry);
+        let start = self.pause_origin.take().unwrap_or(requested);
         let cpu_start = thread_cpu_ns();
 
         // 1. Mark, sweep weak references, plan.
@@ -53,11 +54,11 @@ impl<M: ObjectModel> Heap<M> {
         // 4. Compact every to-space page in place, in address order. The destination pages
         //    are populated in one call first: faulting them in one by one costs more than the
         //    copying.
-        self.space.populate(base, plan.to_pages * PAGE);
+        self.hs.space.populate(base, plan.to_pages * PAGE);
         let t_flip = monotonic_ns();
         let mut copied = 0usize;
         {
-            let src = CompactSource::new(&self.meta, &plan, base, self.from_space.base());
+            let src = CompactSource::new(&self.hs.meta, &plan, base, self.hs.from_space.base());
             for p in 0..plan.to_pages {
                 let claimed = src.pages.claim(p);
                 debug_assert!(claimed);
@@ -74,15 +75,25 @@ impl<M: ObjectModel> Heap<M> {
         let t_compact = monotonic_ns();
 
         // 5. Release from-space and the side tables; allocation resumes at the live end.
-        self.from_space
-            .discard(self.from_space.base(), used.next_multiple_of(PAGE));
-        self.meta.reset(used);
-        self.set_top_after_compaction(base.add(plan.live_bytes));
+        self.hs
+            .from_space
+            .discard(self.hs.from_space.base(), used.next_multiple_of(PAGE));
+        // SAFETY: every mutator is stopped and this cycle is done with the tables.
+        unsafe { self.hs.meta.reset(used) };
+        self.set_top(base.add(plan.live_bytes));
         if let Some(before) = fingerprint {
             // SAFETY: [base, top) is the compacted heap, parseable and unchanging.
-            unsafe { verify::after_compaction_or_abort::<M>(cycle, base, self.top, roots, before) };
+            unsafe {
+                verify::after_compaction_or_abort::<M>(cycle, base, self.top(), roots, before)
+            };
         }
         self.set_next_trigger(plan.live_bytes);
+        let live_end = self.top();
+        self.for_each_local(|l| {
+            l.tlab_cursor = live_end;
+            l.tlab_limit = live_end;
+        });
+        self.resume_world();
 
         let end = monotonic_ns();
         let times = CycleTimes {
@@ -97,7 +108,7 @@ impl<M: ObjectModel> Heap<M> {
         s.bytes_moved += plan.live_bytes as u64;
         s.pages_compacted_by_gc += plan.to_pages as u64;
         s.gc_cpu_ns += thread_cpu_ns().saturating_sub(cpu_start);
-        let start_ns = start.saturating_sub(self.created_ns);
+        let start_ns = start.saturating_sub(self.hs.created_ns);
         s.record_pause(
             cycle,
             Pause {
@@ -118,10 +129,10 @@ impl<M: ObjectModel> Heap<M> {
             pages_by_gc: plan.to_pages as u64,
             pages_by_mutator: 0,
         });
-        if self.config.log {
+        if self.hs.config.log {
             let line = log_line(
                 cycle,
-                start.saturating_sub(self.created_ns),
+                start.saturating_sub(self.hs.created_ns),
                 used,
                 plan.live_bytes,
                 marked.objects,

@@ -36,8 +36,13 @@ impl Bitmap {
     }
 
     /// Clears the bits covering heap bytes `[base, base + heap_bytes)`.
-    pub fn reset(&mut self, heap_bytes: usize) {
-        self.words.reset_prefix(heap_bytes.div_ceil(WORD * BITS));
+    /// Clears the bits of the heap prefix of `heap_bytes`.
+    ///
+    /// # Safety
+    /// 1. No other thread uses those bits during the call.
+    pub unsafe fn reset(&self, heap_bytes: usize) {
+        // SAFETY: rule 1.
+        unsafe { self.words.reset_prefix(heap_bytes.div_ceil(WORD * BITS)) };
     }
 }
 

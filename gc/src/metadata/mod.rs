@@ -42,11 +42,18 @@ impl Metadata {
     }
 
     /// Clears everything a cycle over the heap prefix of `used` bytes may have written.
-    pub fn reset(&mut self, used: usize) {
+    ///
+    /// # Safety
+    /// 1. No cycle runs (no marker, compactor or fault handler reads the tables) and no
+    ///    mutator allocates black (the only writer outside a cycle).
+    pub unsafe fn reset(&self, used: usize) {
         let used = used.min(self.covered);
-        self.starts.reset(used);
-        self.live.reset(used);
-        self.chunks.reset_prefix(used.div_ceil(CHUNK_BYTES) + 1);
-        self.pages.reset(used.div_ceil(PAGE));
+        // SAFETY: rule 1: nobody else uses the tables during the call.
+        unsafe {
+            self.starts.reset(used);
+            self.live.reset(used);
+            self.chunks.reset_prefix(used.div_ceil(CHUNK_BYTES) + 1);
+            self.pages.reset(used.div_ceil(PAGE));
+        }
     }
 }

@@ -71,11 +71,18 @@ impl PageTable {
     }
 
     /// Resets the entries of pages `[0, n)`.
-    pub fn reset(&mut self, n: usize) {
-        self.first_obj.reset_prefix(n);
-        self.first_live.reset_prefix(n);
-        self.state.reset_prefix(n);
-        self.scratch.reset_prefix(n);
+    /// Clears the entries of the first `n` pages.
+    ///
+    /// # Safety
+    /// 1. No other thread uses those entries during the call.
+    pub unsafe fn reset(&self, n: usize) {
+        // SAFETY: rule 1, for each table.
+        unsafe {
+            self.first_obj.reset_prefix(n);
+            self.first_live.reset_prefix(n);
+            self.state.reset_prefix(n);
+            self.scratch.reset_prefix(n);
+        }
     }
 }
 
@@ -184,7 +191,7 @@ mod tests {
 
     #[test]
     fn claims_are_exclusive_and_reset_restores_unprocessed() {
-        let mut t = PageTable::new(16).unwrap();
+        let t = PageTable::new(16).unwrap();
         {
             let v = t.view();
             assert_eq!(v.state(3), PageState::Unprocessed);
@@ -193,7 +200,8 @@ mod tests {
             v.publish(3, PageState::Mapped);
             assert_eq!(v.state(3), PageState::Mapped);
         }
-        t.reset(16);
+        // SAFETY: the test's table, on this thread alone.
+        unsafe { t.reset(16) };
         assert_eq!(t.view().state(3), PageState::Unprocessed);
     }
 }

@@ -57,15 +57,19 @@ impl<T: ZeroValid> SideArray<T> {
     }
 
     /// Zeroes elements `[0, n)`. `&mut self` proves that no slice of the array is alive.
-    pub fn reset_prefix(&mut self, n: usize) {
+    /// Zeroes the first `n` entries (or gives their pages back).
+    ///
+    /// # Safety
+    /// 1. No other thread reads or writes the prefix during the call.
+    pub unsafe fn reset_prefix(&self, n: usize) {
         let n = n.min(self.len);
         let bytes = n * std::mem::size_of::<T>();
         if bytes == 0 {
             return;
         }
         if bytes < MADVISE_THRESHOLD {
-            // SAFETY: `[base, base + bytes)` lies in our mapping; no reference into it is alive
-            // (&mut self); zero is a valid T (ZeroValid rule 1).
+            // SAFETY: `[base, base + bytes)` lies in our mapping; nobody accesses it meanwhile
+            // (rule 1); zero is a valid T (ZeroValid rule 1).
             unsafe { std::ptr::write_bytes(self.mem.base().as_mut_ptr::<u8>(), 0, bytes) };
         } else {
             self.mem
@@ -81,12 +85,13 @@ mod tests {
 
     #[test]
     fn reset_zeroes_small_and_large_prefixes() {
-        let mut a: SideArray<AtomicU64> = SideArray::new(1 << 20).unwrap();
+        let a: SideArray<AtomicU64> = SideArray::new(1 << 20).unwrap();
         for n in [10usize, 100_000] {
             for i in 0..n {
                 a.as_slice()[i].store(i as u64 + 1, Relaxed);
             }
-            a.reset_prefix(n);
+            // SAFETY: the test's table, on this thread alone.
+            unsafe { a.reset_prefix(n) };
             assert!(a.as_slice()[..n].iter().all(|x| x.load(Relaxed) == 0));
         }
     }

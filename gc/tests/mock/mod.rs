@@ -13,8 +13,9 @@
 //! `(addr >> 3) << 4 | 0xA`, nil is `0x2`, an integer `x` is `x << 4 | 0x1`.
 #![allow(dead_code)]
 
-use gc::{Address, Heap, HeapConfig, ObjectModel, RootSet, SlotKind};
+use gc::{Address, Heap, HeapConfig, Mutator, ObjectModel, RootSet, SlotKind};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 pub const MAGIC: u64 = 0xC0DE;
 pub const TAG_FILLER: u64 = 0;
@@ -218,7 +219,7 @@ impl Rng {
 
 /// A heap, its roots, and the shadow graph they must always agree with.
 pub struct World {
-    pub heap: Heap<Mock>,
+    pub heap: Mutator<Mock>,
     pub roots: Roots,
     pub nodes: HashMap<u64, ShadowNode>,
     pub shadow_roots: Vec<Val>,
@@ -241,9 +242,9 @@ impl World {
     }
 
     /// A world around an already made heap.
-    pub fn with_heap(heap: Heap<Mock>, n_roots: usize, n_weak: usize) -> World {
+    pub fn with_heap(heap: Arc<Heap<Mock>>, n_roots: usize, n_weak: usize) -> World {
         let mut w = World {
-            heap,
+            heap: heap.attach(),
             roots: Roots {
                 strong: vec![NIL; n_roots.max(2)],
                 weak: vec![NIL; n_weak],

@@ -50,7 +50,7 @@ fn check_marking(src: &str, expected: &str) {
         let started =
             h.vm.core()
                 .heap
-                .live_stats()
+                .stats()
                 .pauses
                 .iter()
                 .filter(|p| p.kind == "initial")

@@ -14,14 +14,14 @@ use super::install::install_fresh_range;
 use super::scratch::ScratchSource;
 use super::shared::{Command, CompactFn, Counters, CycleParams, Shared};
 use crate::address::{Address, PAGE};
-use crate::binding::{ObjectModel, RootSet};
+use crate::binding::ObjectModel;
 use crate::collector::compact_page::{compact_page, CompactSource};
 use crate::collector::plan::Plan;
+use crate::collector::state::Collector;
 use crate::collector::verify;
 use crate::config::FaultMode;
 use crate::fault::handler_thread::HandlerThread;
 use crate::fault::{pool, registry, sigbus};
-use crate::heap::Heap;
 use crate::metadata::pages::PageState;
 use crate::os::clock::{monotonic_ns, thread_cpu_ns};
 use crate::os::reservation::Reservation;
@@ -169,15 +169,16 @@ impl Drop for Concurrent {
     }
 }
 
-impl<M: ObjectModel> Heap<M> {
+impl<M: ObjectModel> Collector<M> {
     /// The flip pause of a concurrently marked cycle (design note §2.4): the black block is
     /// what was allocated since the initial pause; update the roots, empty the heap into
     /// from-space with one `mremap`, register the whole range, resume allocation at the end of
     /// the slid black block. Nothing walks the heap (except `--gc-verify`). Compaction then
     /// runs on the GC thread while the caller continues. `requested_at`: when the GC thread
     /// asked for this pause (its time to safepoint starts there).
-    pub(crate) fn flip(&mut self, roots: &mut dyn RootSet, requested_at: u64) {
-        let entry = monotonic_ns();
+    pub(crate) fn flip(&mut self, requested_at: u64) {
+        let (_, entry) = self.stop_world();
+        let roots = &mut self.all_roots();
         let start = requested_at.min(entry);
         let cpu_start = thread_cpu_ns();
         let mc = self.marking_cycle.take().expect("a marked cycle to flip");
@@ -190,9 +191,9 @@ impl<M: ObjectModel> Heap<M> {
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .expect("the GC thread planned before asking for the flip");
-        self.retire_tlab();
+        self.retire_tlabs();
         let base = self.base();
-        let old_top = self.top;
+        let old_top = self.top();
         let used = old_top.offset_from(base);
         self.stats.note_heap_bytes(used);
         let black_begin = self.black_begin;
@@ -205,7 +206,7 @@ impl<M: ObjectModel> Heap<M> {
         };
         let live_end = black_dest.add(black_bytes);
         let cycle = mc.cycle;
-        let fingerprint = self.config.verifies(cycle).then(|| {
+        let fingerprint = self.hs.config.verifies(cycle).then(|| {
             // SAFETY: the heap [base, old_top) is parseable (TLAB retired), unchanging while
             // the mutator is stopped (it is us), and fully installed (no compaction runs).
             unsafe {
@@ -214,12 +215,13 @@ impl<M: ObjectModel> Heap<M> {
                     base,
                     old_top,
                     roots,
-                    self.meta.starts.view(),
+                    self.hs.meta.starts.view(),
                     black_begin,
                 )
             }
         });
         self.black_alloc = false;
+        self.sync_thread_flags();
         // SAFETY: the GC thread is idle (it planned, then asked for this pause) and nobody
         // reads the marking parameters after the flip.
         unsafe { sh.mark.set_params(None) };
@@ -243,7 +245,7 @@ impl<M: ObjectModel> Heap<M> {
         }
         let t_register = monotonic_ns();
         conc.epoch += 1;
-        let src = CompactSource::new(&self.meta, &plan, base, self.from_space.base())
+        let src = CompactSource::new(&self.hs.meta, &plan, base, self.hs.from_space.base())
             .with_black(black_begin, black_dest);
         // SAFETY: the borrowed metadata lives as long as the heap, and it is neither reset nor
         // dropped before this cycle is finished and reaped (reap and Drop wait for that): the
@@ -273,13 +275,17 @@ impl<M: ObjectModel> Heap<M> {
         } else {
             conc.command(Command::Compact);
         }
-        self.set_top_after_compaction(live_end);
+        self.set_top(live_end);
+        self.for_each_local(|l| {
+            l.tlab_cursor = live_end;
+            l.tlab_limit = live_end;
+        });
         let t_flip = monotonic_ns();
         self.stats.record_pause(
             cycle,
             Pause {
                 kind: "flip",
-                start_ns: start.saturating_sub(self.created_ns),
+                start_ns: start.saturating_sub(self.hs.created_ns),
                 ns: t_flip - start,
                 ttsp_ns: entry - start,
             },
@@ -288,7 +294,7 @@ impl<M: ObjectModel> Heap<M> {
         self.stats.open_cycle(
             CycleRecord {
                 cycle,
-                start_ns: mc.start_ns.saturating_sub(self.created_ns),
+                start_ns: mc.start_ns.saturating_sub(self.hs.created_ns),
                 mark_ns: mc.remarked_ns.saturating_sub(mc.start_ns),
                 flip_ns: t_flip - start,
                 compaction_end_ns: None,
@@ -308,13 +314,14 @@ impl<M: ObjectModel> Heap<M> {
             // and nobody else mutates it.
             unsafe { verify::after_compaction_or_abort::<M>(cycle, base, live_end, roots, before) };
         }
+        self.resume_world();
         self.set_paced_trigger(live_end.offset_from(base), black_bytes);
         let s = &mut self.stats;
         s.cycles = cycle;
         s.last_live_bytes = moved;
         s.bytes_moved += moved;
         s.gc_cpu_ns += thread_cpu_ns().saturating_sub(cpu_start);
-        if self.config.log {
+        if self.hs.config.log {
             use std::io::Write;
             let mb = |b: usize| b as f64 / (1 << 20) as f64;
             let _ = writeln!(
@@ -322,7 +329,7 @@ impl<M: ObjectModel> Heap<M> {
                 "gc {cycle} @{:.3}s concurrent: {:.1} MB -> {:.1} MB ({:.1} MB black), {} objects marked, \
                  marking {:.2} ms ({} remark pauses), flip {:.3} ms (ttsp {:.3}, roots {:.3}, mremap {:.3}, \
                  register {:.3})",
-                mc.start_ns.saturating_sub(self.created_ns) as f64 / 1e9,
+                mc.start_ns.saturating_sub(self.hs.created_ns) as f64 / 1e9,
                 mb(used),
                 mb(live_end.offset_from(base)),
                 mb(black_bytes),
@@ -362,7 +369,7 @@ impl<M: ObjectModel> Heap<M> {
             conc.wait_finished();
             if stall {
                 self.stats.allocation_stalls.record(
-                    t0.saturating_sub(self.created_ns),
+                    t0.saturating_sub(self.hs.created_ns),
                     monotonic_ns().saturating_sub(t0),
                 );
             }
@@ -381,11 +388,13 @@ impl<M: ObjectModel> Heap<M> {
         unsafe { conc.sh.set_params(None) };
         conc.active = false;
         let used = conc.cycle_used;
-        self.meta.reset(used);
+        // SAFETY: the cycle has finished (no compactor or handler reads the tables) and
+        // black allocation ended at its flip.
+        unsafe { self.hs.meta.reset(used) };
         let c = &conc.sh.counters;
         let end = conc.sh.finished_at_ns.load(Ordering::Relaxed);
         self.stats.close_cycle(
-            end.saturating_sub(self.created_ns),
+            end.saturating_sub(self.hs.created_ns),
             Counters::get(&c.pages_by_gc),
             Counters::get(&c.pages_by_mutator),
         );
@@ -425,7 +434,7 @@ impl<M: ObjectModel> Heap<M> {
             fill_stats(&conc.sh, &mut self.stats);
         }
         // Stops requested by other threads are no collection's pauses: cycle 0.
-        for p in self.safepoints.take_pauses() {
+        for p in self.hs.safepoints.take_pauses() {
             self.stats.record_pause(0, p);
         }
     }
@@ -469,34 +478,34 @@ fn fatal(msg: &str) -> ! {
 
 /// Step mode (tests only, design note §5): drive the compaction of the active cycle page by
 /// page from the test, so that faults can be taken on a page in each state deterministically.
-/// Enable with [`Heap::set_step_mode`] before `collect`; the GC thread then stays idle.
-impl<M: ObjectModel> Heap<M> {
+/// Enable with `Mutator::set_step_mode` (`step.rs`) before `collect`; the GC thread then stays idle.
+impl<M: ObjectModel> Collector<M> {
     #[doc(hidden)]
-    pub fn set_step_mode(&mut self, on: bool) {
+    pub(crate) fn set_step_mode(&mut self, on: bool) {
         self.step_mode = on;
     }
 
     /// To-space pages of the active step-mode cycle (0 if none).
     #[doc(hidden)]
-    pub fn step_pages(&self) -> usize {
+    pub(crate) fn step_pages(&self) -> usize {
         self.step.as_ref().map_or(0, |c| c.params().to_pages)
     }
 
     /// The state of page `page` of the active step-mode cycle.
     #[doc(hidden)]
-    pub fn step_state(&self, page: usize) -> Option<PageState> {
+    pub(crate) fn step_state(&self, page: usize) -> Option<PageState> {
         self.step.as_ref().map(|c| c.params().src.pages.state(page))
     }
 
     /// Claims `page` for the GC (`Unprocessed → Processing`); false if someone has it.
     #[doc(hidden)]
-    pub fn step_claim(&mut self, page: usize) -> bool {
+    pub(crate) fn step_claim(&mut self, page: usize) -> bool {
         self.step.as_ref().is_some_and(|c| c.claim(page))
     }
 
     /// Compacts the claimed `page` into a GC scratch page: it becomes `Ready`.
     #[doc(hidden)]
-    pub fn step_compact(&mut self, page: usize) {
+    pub(crate) fn step_compact(&mut self, page: usize) {
         if let Some(c) = self.step.as_mut() {
             c.compact_claimed(page);
         }
@@ -504,7 +513,7 @@ impl<M: ObjectModel> Heap<M> {
 
     /// Installs the pages compacted so far (one MOVE per run): they become `Mapped`.
     #[doc(hidden)]
-    pub fn step_install(&mut self) {
+    pub(crate) fn step_install(&mut self) {
         if let Some(c) = self.step.as_mut() {
             c.install();
         }
@@ -512,7 +521,7 @@ impl<M: ObjectModel> Heap<M> {
 
     /// Compacts the rest, installs it and runs the finish protocol.
     #[doc(hidden)]
-    pub fn step_finish(&mut self) {
+    pub(crate) fn step_finish(&mut self) {
         self.finish_running_cycle(false);
     }
 }

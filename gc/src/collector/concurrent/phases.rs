@@ -14,15 +14,13 @@ use super::marking::{drain, Budget, MarkParams, Tracer};
 use super::shared::Command;
 use crate::address::{Address, PAGE};
 use crate::binding::{ObjectModel, RootSet};
+
+use crate::collector::state::Collector;
 use crate::collector::verify;
-use crate::heap::Heap;
 use crate::metadata::Metadata;
 use crate::os::clock::{monotonic_ns, thread_cpu_ns};
 use crate::stats::Pause;
 use std::sync::atomic::Ordering;
-
-/// Objects the mutator's barrier buffer holds before it is handed to the markers.
-const SATB_BUFFER: usize = 1024;
 
 /// The budget of one remark pause's marking work; past it the work goes back to the GC
 /// thread and the pause ends. (At 150 µs the pause benchmark's remark work p99 grew from
@@ -54,93 +52,40 @@ pub struct MarkingCycle {
     pub stress_points: u32,
 }
 
-impl<M: ObjectModel> Heap<M> {
+impl<M: ObjectModel> Collector<M> {
     /// Whether a concurrent cycle is between its initial pause and its flip.
-    pub fn marking_in_progress(&self) -> bool {
+    pub(crate) fn marking_in_progress(&self) -> bool {
         self.marking_cycle.is_some()
-    }
-
-    /// The deletion (snapshot-at-the-beginning) write barrier: call it with the word a heap
-    /// object's (or heap table's) reference slot holds **before** overwriting it. While a
-    /// concurrent cycle marks, the object it designates is shaded, so that the snapshot of the
-    /// graph taken at the initial pause is marked whole; otherwise it costs one flag test.
-    /// Stores into an object allocated since the last safepoint-free initialisation (fresh
-    /// objects) need no barrier.
-    #[inline(always)]
-    pub fn write_barrier(&mut self, old: u64) {
-        if cfg!(not(feature = "no-write-barrier")) && self.marking {
-            self.shade_slow(old);
-        }
-    }
-
-    /// Shades the object `word` designates while marking runs: what a weak table's lookup
-    /// returns must be shaded (design note §2.2), or the program could hold an interned string
-    /// that marking never saw. Same cost as [`Heap::write_barrier`] otherwise.
-    #[inline(always)]
-    pub fn shade(&mut self, word: u64) {
-        if cfg!(not(feature = "no-write-barrier")) && self.marking {
-            self.shade_slow(word);
-        }
-    }
-
-    // Cold: kept out of line and its call placed off the hot path, so that a barrier in
-    // the interpreter's dispatch loop costs the flag test and nothing else when off.
-    #[cold]
-    #[inline(never)]
-    fn shade_slow(&mut self, word: u64) {
-        let mut t = Tracer::new(&self.meta, self.base(), self.black_begin);
-        // SAFETY: the binding contract: a reference slot's word designates a well-formed
-        // object start (or nothing); objects below the black boundary are readable.
-        let Some(a) = (unsafe { t.shade::<M>(word) }) else {
-            return;
-        };
-        let (objects, bytes) = (t.objects, t.bytes);
-        if let Some(c) = self.conc.as_ref() {
-            c.sh.mark.objects.fetch_add(objects, Ordering::Relaxed);
-            c.sh.mark.bytes.fetch_add(bytes, Ordering::Relaxed);
-        }
-        self.satb.push(a);
-        if self.satb.len() >= SATB_BUFFER {
-            self.flush_satb();
-        }
-    }
-
-    /// Hands the barrier buffer to the markers.
-    fn flush_satb(&mut self) {
-        if let Some(c) = self.conc.as_ref() {
-            for a in self.satb.drain(..) {
-                c.sh.mark.queue.push(a);
-            }
-        }
     }
 
     /// The initial pause of a concurrent cycle: waits for the previous cycle's compaction
     /// (an allocation stall if it was still running), retires the TLAB, puts the black
     /// boundary on the next page boundary, greys the roots, turns the barrier and black
     /// allocation on and hands marking to the GC thread.
-    pub(crate) fn start_cycle(&mut self, roots: &mut dyn RootSet) {
+    pub(crate) fn start_cycle(&mut self) {
         if self.marking_cycle.is_some() {
             return;
         }
         self.finish_running_cycle(true);
-        let entry = monotonic_ns();
-        let start = self.pause_origin.take().unwrap_or(entry);
+        let (requested, entry) = self.stop_world();
+        let roots = &mut self.all_roots();
+        let start = self.pause_origin.take().unwrap_or(requested);
         let cpu_start = thread_cpu_ns();
-        self.retire_tlab();
+        self.retire_tlabs();
         let base = self.base();
-        let top = self.top;
-        let aligned = top.align_up(PAGE).min(self.space.end());
+        let top = self.top();
+        let aligned = top.align_up(PAGE).min(self.hs.space.end());
         if aligned > top {
             // SAFETY: [top, aligned) is allocated-to-be heap memory of ours, mapped (no
             // compaction runs) and handed to nobody; it becomes one filler.
             unsafe { M::write_filler(top, aligned.offset_from(top)) };
-            self.top = aligned;
-            self.retire_tlab();
+            self.set_top(aligned);
+            self.retire_tlabs();
         }
-        let black_begin = self.top;
+        let black_begin = self.top();
         let cycle = self.stats.cycles + 1;
         self.stats.note_heap_bytes(black_begin.offset_from(base));
-        if self.config.verifies(cycle) {
+        if self.hs.config.verifies(cycle) {
             // SAFETY: the heap [base, black_begin) is parseable (TLAB retired), unchanging
             // while we run, and fully installed (no compaction runs).
             unsafe { verify::before_marking_or_abort::<M>(cycle, base, black_begin, roots) };
@@ -150,7 +95,7 @@ impl<M: ObjectModel> Heap<M> {
         ms.abort.store(false, Ordering::SeqCst);
         ms.objects.store(0, Ordering::Relaxed);
         ms.bytes.store(0, Ordering::Relaxed);
-        let mut tracer = Tracer::new(&self.meta, base, black_begin);
+        let mut tracer = Tracer::new(&self.hs.meta, base, black_begin);
         roots.visit_roots(&mut |slot| {
             // SAFETY: the binding contract: root words designate object starts or nothing.
             if let Some(a) = unsafe { tracer.shade::<M>(*slot) } {
@@ -163,18 +108,19 @@ impl<M: ObjectModel> Heap<M> {
         // long as the heap, and is neither reset nor dropped before this cycle flips or is
         // cancelled (both wait for the GC thread to be idle): the 'static lifetime is never
         // observed to end.
-        let meta: &'static Metadata = unsafe { &*(&*self.meta as *const Metadata) };
+        let meta: &'static Metadata = unsafe { &*(&*self.hs.meta as *const Metadata) };
         let params = MarkParams {
             meta,
             base,
             black_begin,
-            threads: self.config.gc_threads.max(1),
+            threads: self.hs.config.gc_threads.max(1),
         };
         // SAFETY: no marking round or planning runs: the GC thread finished the last cycle.
         unsafe { ms.set_params(Some(params)) };
         self.black_begin = black_begin;
         self.marking = true;
         self.black_alloc = true;
+        self.sync_thread_flags();
         self.marking_cycle = Some(MarkingCycle {
             cycle,
             start_ns: start,
@@ -187,12 +133,13 @@ impl<M: ObjectModel> Heap<M> {
             sh.send_phase(Command::Mark);
         }
         // In step mode the test marks with `step_mark`; the remark finishes the rest.
+        self.resume_world();
         let end = monotonic_ns();
         self.stats.record_pause(
             cycle,
             Pause {
                 kind: "initial",
-                start_ns: start.saturating_sub(self.created_ns),
+                start_ns: start.saturating_sub(self.hs.created_ns),
                 ns: end - start,
                 ttsp_ns: entry - start,
             },
@@ -201,7 +148,7 @@ impl<M: ObjectModel> Heap<M> {
     }
 
     /// The GC thread asked for the cycle's next pause: the remark, or the flip.
-    pub(crate) fn advance_cycle(&mut self, roots: &mut dyn RootSet) {
+    pub(crate) fn advance_cycle(&mut self) {
         let Some(mc) = self.marking_cycle.as_ref() else {
             return;
         };
@@ -211,10 +158,10 @@ impl<M: ObjectModel> Heap<M> {
         }
         let requested = sh.safepoints.advance_at.load(Ordering::SeqCst);
         if mc.remarked {
-            self.flip(roots, requested);
+            self.flip(requested);
         } else {
             let budget = mc.remarks < BUDGETED_REMARKS;
-            self.remark(roots, requested, budget);
+            self.remark(requested, budget);
         }
     }
 
@@ -222,15 +169,16 @@ impl<M: ObjectModel> Heap<M> {
     /// that takes more than the budget, hands the rest back to the GC thread and ends the
     /// pause (the GC thread asks again). Otherwise marking is complete: the barrier goes off,
     /// dead weak references are cleared, and the GC thread plans.
-    fn remark(&mut self, roots: &mut dyn RootSet, requested_at: u64, budget: bool) {
-        let entry = monotonic_ns();
+    fn remark(&mut self, requested_at: u64, budget: bool) {
+        let (_, entry) = self.stop_world();
+        let roots = &mut self.all_roots();
         let start = requested_at.min(entry);
         let cpu_start = thread_cpu_ns();
         let sh = self.conc.as_ref().expect("concurrent heap").sh.clone();
         let base = self.base();
         let black_begin = self.black_begin;
-        let stack = std::mem::take(&mut self.satb);
-        let mut tracer = Tracer::new(&self.meta, base, black_begin);
+        let stack = self.take_satb();
+        let mut tracer = Tracer::new(&self.hs.meta, base, black_begin);
         let budget = if budget {
             Budget::Until(entry + REMARK_BUDGET_NS)
         } else {
@@ -246,8 +194,9 @@ impl<M: ObjectModel> Heap<M> {
         let cycle = mc.cycle;
         if done {
             self.marking = false;
-            let top = self.top;
-            let starts = self.meta.starts.view();
+            self.sync_thread_flags();
+            let top = self.top();
+            let starts = self.hs.meta.starts.view();
             roots.sweep_weak(&|a| {
                 a < base || a >= top || a >= black_begin || (a.is_aligned(8) && starts.test(a))
             });
@@ -258,12 +207,13 @@ impl<M: ObjectModel> Heap<M> {
         } else {
             sh.send_phase(Command::Mark);
         }
+        self.resume_world();
         let end = monotonic_ns();
         self.stats.record_pause(
             cycle,
             Pause {
                 kind: "remark",
-                start_ns: start.saturating_sub(self.created_ns),
+                start_ns: start.saturating_sub(self.hs.created_ns),
                 ns: end - start,
                 ttsp_ns: entry - start,
             },
@@ -274,7 +224,7 @@ impl<M: ObjectModel> Heap<M> {
     /// Runs the cycle being marked up to and including its flip, on this thread, waiting for
     /// the GC thread where it works. `stall`: the program is waiting for memory (the whole
     /// wait is recorded as an allocation stall).
-    pub(crate) fn drive_to_flip(&mut self, roots: &mut dyn RootSet, stall: bool) {
+    pub(crate) fn drive_to_flip(&mut self, stall: bool) {
         let t0 = monotonic_ns();
         let Some(sh) = self.conc.as_ref().map(|c| c.sh.clone()) else {
             return;
@@ -289,15 +239,15 @@ impl<M: ObjectModel> Heap<M> {
             sh.safepoints.advance.store(false, Ordering::SeqCst);
             let now = monotonic_ns();
             if remarked {
-                self.flip(roots, now);
+                self.flip(now);
             } else {
                 // The program waits anyway: finish marking in this pause.
-                self.remark(roots, now, false);
+                self.remark(now, false);
             }
         }
         if stall {
             self.stats.allocation_stalls.record(
-                t0.saturating_sub(self.created_ns),
+                t0.saturating_sub(self.hs.created_ns),
                 monotonic_ns().saturating_sub(t0),
             );
         }
@@ -309,7 +259,7 @@ impl<M: ObjectModel> Heap<M> {
         let Some(sh) = self.conc.as_ref().map(|c| c.sh.clone()) else {
             return;
         };
-        let mut tracer = Tracer::new(&self.meta, self.base(), self.black_begin);
+        let mut tracer = Tracer::new(&self.hs.meta, self.base(), self.black_begin);
         // SAFETY: the cycle is marking (its parameters are current); the binding contract
         // holds.
         unsafe { drain::<M>(&sh.mark, &mut tracer, Vec::new(), Budget::Unbounded) };
@@ -319,25 +269,25 @@ impl<M: ObjectModel> Heap<M> {
 
     /// A full concurrent collection now (an explicit request): start a cycle unless one is
     /// being marked, and drive it to its flip; compaction goes on concurrently.
-    pub(crate) fn collect_concurrent(&mut self, roots: &mut dyn RootSet) {
-        self.start_cycle(roots);
-        self.drive_to_flip(roots, false);
+    pub(crate) fn collect_concurrent(&mut self) {
+        self.start_cycle();
+        self.drive_to_flip(false);
     }
 
     /// `--gc-stress` in concurrent mode: start a cycle when none is being marked (waiting for
     /// a running compaction first, not counted as a stall); at the stress points that follow,
     /// let marking overlap the program, and at the `STRESS_OVERLAP`th drive the cycle to its
     /// flip, so that cycles complete (and are verified) even in short programs.
-    pub(crate) fn stress_cycle(&mut self, roots: &mut dyn RootSet) {
+    pub(crate) fn stress_cycle(&mut self) {
         match self.marking_cycle.as_mut() {
             None => {
                 self.finish_running_cycle(false);
-                self.start_cycle(roots);
+                self.start_cycle();
             }
             Some(mc) => {
                 mc.stress_points += 1;
                 if mc.stress_points >= STRESS_OVERLAP {
-                    self.drive_to_flip(roots, false);
+                    self.drive_to_flip(false);
                 }
             }
         }
@@ -366,9 +316,17 @@ impl<M: ObjectModel> Heap<M> {
         sh.safepoints.advance.store(false, Ordering::SeqCst);
         self.marking = false;
         self.black_alloc = false;
-        self.satb.clear();
+        if !self.threads.is_empty() {
+            // Every mutator's flags go off and its barrier buffer is dropped (nothing will be
+            // marked), while all are stopped.
+            self.stop_world();
+            self.sync_thread_flags();
+            self.for_each_local(|l| l.satb.clear());
+            self.resume_world();
+        }
         let used = self.used_bytes();
-        self.meta.reset(used);
+        // SAFETY: the GC thread is idle and every mutator's black allocation is off.
+        unsafe { self.hs.meta.reset(used) };
         sh.mark.abort.store(false, Ordering::SeqCst);
     }
 
@@ -377,33 +335,25 @@ impl<M: ObjectModel> Heap<M> {
     /// that cycle is about to flip; it never starts before half the way from live to goal.
     pub(crate) fn set_paced_trigger(&mut self, live_bytes: usize, allocated_while_marking: usize) {
         let limit = self.limit_bytes();
-        let goal = ((live_bytes as f64 * self.config.growth_factor) as usize)
-            .max(self.config.min_trigger_bytes)
+        let goal = ((live_bytes as f64 * self.hs.config.growth_factor) as usize)
+            .max(self.hs.config.min_trigger_bytes)
             .min(limit);
         let headroom = allocated_while_marking.saturating_mul(3) / 2;
         let floor = live_bytes + goal.saturating_sub(live_bytes) / 2;
         self.next_trigger = goal.saturating_sub(headroom).max(floor).min(goal);
     }
 
-    /// Starts a concurrent cycle now (its initial pause) and returns; the GC thread marks
-    /// (unless step mode is on) and asks for the later pauses at safepoints.
-    pub fn start_concurrent_cycle(&mut self, roots: &mut dyn RootSet) {
-        if self.conc.is_some() {
-            self.start_cycle(roots);
-        }
-    }
-
     /// Step mode (tests): scans up to `n` grey objects on this thread, oldest first; returns
     /// how many it scanned.
     #[doc(hidden)]
-    pub fn step_mark(&mut self, n: usize) -> usize {
+    pub(crate) fn step_mark(&mut self, n: usize) -> usize {
         if !self.marking {
             return 0;
         }
         let Some(sh) = self.conc.as_ref().map(|c| c.sh.clone()) else {
             return 0;
         };
-        let mut tracer = Tracer::new(&self.meta, self.base(), self.black_begin);
+        let mut tracer = Tracer::new(&self.hs.meta, self.base(), self.black_begin);
         // SAFETY: step mode: the cycle is marking (no round runs: the GC thread got no
         // `Mark`); the binding contract holds.
         let (_, scanned) =
@@ -415,7 +365,7 @@ impl<M: ObjectModel> Heap<M> {
 
     /// The start of the black block of the cycle being marked (tests).
     #[doc(hidden)]
-    pub fn black_begin(&self) -> Option<Address> {
+    pub(crate) fn black_begin(&self) -> Option<Address> {
         self.marking_cycle.as_ref().map(|_| self.black_begin)
     }
 }
