@@ -35,7 +35,7 @@ use crate::os::clock::{monotonic_ns, peak_rss_bytes};
 use crate::os::reservation::Reservation;
 use crate::safepoint::{RootsPtr, Safepoints};
 use crate::stats::GcStats;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Reservations are made in whole GiB, 1 GiB-aligned (design note §1): `mremap` then moves whole
@@ -84,12 +84,25 @@ pub(crate) struct HeapShared {
     top: AtomicUsize,
     /// Concurrent mode's shared state (marking queue, compaction counters), if concurrent.
     pub conc: Option<Arc<Shared>>,
+    /// Completed collections (a copy of the statistics' count, readable without the lock).
+    pub cycles: AtomicU64,
+    /// Bytes the last collection kept (a copy of the statistics' figure, lock-free).
+    pub last_live_bytes: AtomicU64,
+    /// Why concurrent mode fell back, decided at creation.
+    pub fallback_reason: Option<String>,
 }
 
 impl HeapShared {
     #[inline]
     pub fn top(&self) -> Address {
         Address(self.top.load(Ordering::Acquire))
+    }
+
+    /// Publishes a completed cycle's number and live bytes for lock-free readers (in the
+    /// cycle's last pause, before the mutators resume).
+    pub fn publish_cycle(&self, cycle: u64, live_bytes: u64) {
+        self.last_live_bytes.store(live_bytes, Ordering::Release);
+        self.cycles.store(cycle, Ordering::Release);
     }
 
     /// Moves the shared top (collector lock held).
@@ -189,6 +202,9 @@ impl<M: ObjectModel> Heap<M> {
             safepoints,
             top: AtomicUsize::new(base.as_usize()),
             conc: conc.as_ref().map(|c: &Concurrent| c.sh.clone()),
+            cycles: AtomicU64::new(0),
+            last_live_bytes: AtomicU64::new(0),
+            fallback_reason: stats.fallback_reason.clone(),
         });
         let collector = Collector::new(hs.clone(), stats, conc, min_trigger);
         Ok(Arc::new(Heap {
@@ -294,8 +310,8 @@ impl<M: ObjectModel> Heap<M> {
     /// The reason concurrent mode was not (fully) available, if it was asked for and fell
     /// back (design note §4.4): the embedder prints it once when concurrent mode was asked
     /// for explicitly or logging is on.
-    pub fn fallback_notice(&self) -> Option<String> {
-        self.lock().stats.fallback_reason.clone()
+    pub fn fallback_notice(&self) -> Option<&str> {
+        self.hs.fallback_reason.as_deref()
     }
 
     /// The handle other threads use to request a collection or stop the mutators.
@@ -305,11 +321,18 @@ impl<M: ObjectModel> Heap<M> {
 
     /// Completed collections.
     pub fn cycles(&self) -> u64 {
-        self.lock().stats.cycles
+        self.hs.cycles.load(Ordering::Acquire)
+    }
+
+    /// Bytes the last completed collection kept (0 before the first), without the lock.
+    pub fn last_live_bytes(&self) -> u64 {
+        self.hs.last_live_bytes.load(Ordering::Acquire)
     }
 
     /// The statistics so far, with the concurrent counters as they are right now (a cycle
-    /// may still be running).
+    /// may still be running). For threads that are not mutators of this heap (it waits for
+    /// the collector lock, which a pause holds until every mutator stopped): a mutator calls
+    /// [`Mutator::stats`] instead.
     pub fn stats(&self) -> GcStats {
         self.lock().live_stats()
     }
@@ -320,10 +343,15 @@ impl<M: ObjectModel> Heap<M> {
         self.hs.conc.as_ref().map(|c| c.uffd.inject())
     }
 
-    /// The statistics as JSON (`--gc-stats`), with the current peak RSS and heap size.
+    /// The statistics as JSON (`--gc-stats`), with the current peak RSS and heap size (for
+    /// threads that are not mutators, as [`Heap::stats`]).
     #[cfg(feature = "serde")]
     pub fn stats_json(&self) -> String {
-        let mut s = self.stats();
+        self.stats_json_of(self.stats())
+    }
+
+    #[cfg(feature = "serde")]
+    pub(crate) fn stats_json_of(&self, mut s: GcStats) -> String {
         s.peak_rss_bytes = peak_rss_bytes();
         s.peak_heap_bytes = s.peak_heap_bytes.max(self.used_bytes() as u64);
         s.to_json()

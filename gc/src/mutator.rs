@@ -38,6 +38,11 @@ pub(crate) struct MutatorLocal {
 }
 
 impl MutatorLocal {
+    /// Whether the TLAB has room for `bytes`.
+    pub(crate) fn has_room(&self, bytes: usize) -> bool {
+        self.tlab_cursor.as_usize() + bytes <= self.tlab_limit.as_usize()
+    }
+
     /// Bump allocation in the TLAB.
     #[inline(always)]
     pub(crate) fn try_alloc(&mut self, bytes: usize, hs: &HeapShared) -> Option<Address> {
@@ -137,7 +142,14 @@ impl<M: ObjectModel> Mutator<M> {
         bytes: usize,
         roots: &mut dyn RootSet,
     ) -> Result<Address, OutOfMemory> {
-        self.with_collector(Some(roots), |c, me| c.alloc_slow(me, bytes))
+        loop {
+            self.with_collector(Some(&mut *roots), |c, me| c.alloc_slow(me, bytes))?;
+            // Running again: no pause can come between this bump and the caller's header
+            // write. If one came before it, it retired the new TLAB: refill.
+            if let Some(a) = self.try_alloc(bytes) {
+                return Ok(a);
+            }
+        }
     }
 
     /// Allocates through the fast path or, failing that, the slow path.
@@ -219,6 +231,19 @@ impl<M: ObjectModel> Mutator<M> {
         let s = self.heap.finish_stats();
         sp.leave_stopped(&self.slot);
         s
+    }
+
+    /// The statistics so far, with the concurrent counters as they are right now. `roots` as
+    /// for [`Mutator::collect`] (a pause may run while this thread waits for the figures).
+    pub fn stats(&mut self, roots: &mut dyn RootSet) -> GcStats {
+        self.with_collector(Some(roots), |c, _| c.live_stats())
+    }
+
+    /// The statistics as JSON (`--gc-stats`), with the current peak RSS and heap size.
+    #[cfg(feature = "serde")]
+    pub fn stats_json(&mut self, roots: &mut dyn RootSet) -> String {
+        let s = self.stats(roots);
+        self.heap.stats_json_of(s)
     }
 
     /// Whether a concurrent cycle is between its initial pause and its flip.

@@ -151,7 +151,7 @@ fn threads_during_compaction(fault: FaultMode) {
     // At least four rounds, and more until the mutators have raced the GC thread at least
     // once (on a loaded machine the GC thread may finish a small heap before they touch it).
     for round in 0..16 {
-        if round >= 4 && w.heap.stats().mutator_fault_stalls.count > 0 {
+        if round >= 4 && w.heap.stats(&mut w.roots).mutator_fault_stalls.count > 0 {
             break;
         }
         // Grow private chains: node i of root r refers to node i-1 of the same root; some big.
@@ -273,22 +273,22 @@ fn settle(w: &mut World, page: usize, stalls: u64) {
     }
 }
 
-fn faults(w: &World) -> u64 {
-    w.heap.stats().mutator_fault_stalls.count
+fn faults(w: &mut World) -> u64 {
+    w.heap.stats(&mut w.roots).mutator_fault_stalls.count
 }
 
 fn step_mode_faults_in_every_state(fault: FaultMode) {
     use gc::metadata::pages::PageState;
     let mut w = stepped_world(fault, 5);
     let n = w.heap.step_pages();
-    let s0 = w.heap.stats();
+    let s0 = w.heap.stats(&mut w.roots);
 
     // Unprocessed: the faulting thread compacts the page itself.
     let a = n / 2;
     assert_eq!(w.heap.step_state(a), Some(PageState::Unprocessed));
     reader(&w, a).join().unwrap();
     settle(&mut w, a, s0.mutator_fault_stalls.count + 1);
-    let s1 = w.heap.stats();
+    let s1 = w.heap.stats(&mut w.roots);
     assert_eq!(
         s1.pages_compacted_by_mutator,
         s0.pages_compacted_by_mutator + 1
@@ -308,7 +308,7 @@ fn step_mode_faults_in_every_state(fault: FaultMode) {
     w.heap.step_compact(b); // Ready: the waiting reader installs it itself.
     t.join().unwrap();
     settle(&mut w, b, s1.mutator_fault_stalls.count + 1);
-    let s2 = w.heap.stats();
+    let s2 = w.heap.stats(&mut w.roots);
     assert_eq!(s2.pages_compacted_by_mutator, s1.pages_compacted_by_mutator);
     assert_eq!(s2.uffd_copy_pages, s1.uffd_copy_pages + 1);
 
@@ -319,10 +319,13 @@ fn step_mode_faults_in_every_state(fault: FaultMode) {
     assert_eq!(w.heap.step_state(c), Some(PageState::Ready));
     reader(&w, c).join().unwrap();
     settle(&mut w, c, s2.mutator_fault_stalls.count + 1);
-    let s3 = w.heap.stats();
+    let s3 = w.heap.stats(&mut w.roots);
     assert_eq!(s3.uffd_copy_pages, s2.uffd_copy_pages + 1);
     w.heap.step_install();
-    assert_eq!(w.heap.stats().uffd_move_pages, s3.uffd_move_pages);
+    assert_eq!(
+        w.heap.stats(&mut w.roots).uffd_move_pages,
+        s3.uffd_move_pages
+    );
 
     // Mapped: installed by the GC's MOVE; reading it takes no fault.
     let d = n - 3;
@@ -330,11 +333,11 @@ fn step_mode_faults_in_every_state(fault: FaultMode) {
     w.heap.step_compact(d);
     w.heap.step_install();
     assert_eq!(w.heap.step_state(d), Some(PageState::Mapped));
-    let s4 = w.heap.stats();
+    let s4 = w.heap.stats(&mut w.roots);
     assert_eq!(s4.uffd_move_pages, s3.uffd_move_pages + 1);
     reader(&w, d).join().unwrap();
     assert_eq!(
-        faults(&w),
+        faults(&mut w),
         s4.mutator_fault_stalls.count,
         "no fault on a mapped page"
     );
@@ -342,10 +345,10 @@ fn step_mode_faults_in_every_state(fault: FaultMode) {
     // After the cycle ended: no fault at all, and the graph is intact.
     w.heap.step_finish();
     assert_eq!(w.heap.step_state(0), None);
-    let before = faults(&w);
+    let before = faults(&mut w);
     reader(&w, 1).join().unwrap();
     w.check(true).unwrap();
-    assert_eq!(faults(&w), before, "no fault after the cycle");
+    assert_eq!(faults(&mut w), before, "no fault after the cycle");
     let s = w.heap.finish();
     assert!(s.pages_compacted_by_gc > 0 && s.pages_compacted_by_mutator > 0);
 }
@@ -377,7 +380,7 @@ fn move_ebusy_and_eagain_during_a_real_cycle() {
 
     // EBUSY on the second page of a run of four: that page is COPYed, the rest MOVEd.
     compact_run(&mut w, n - 4, 4);
-    let s0 = w.heap.stats();
+    let s0 = w.heap.stats(&mut w.roots);
     assert!(w
         .heap
         .uffd_injector()
@@ -386,7 +389,7 @@ fn move_ebusy_and_eagain_during_a_real_cycle() {
     w.heap.step_install();
     // Fired twice: the partial MOVE before the busy page (EAGAIN with progress), then EBUSY.
     assert_eq!(inj(&w), 2);
-    let s1 = w.heap.stats();
+    let s1 = w.heap.stats(&mut w.roots);
     assert_eq!(s1.uffd_copy_pages, s0.uffd_copy_pages + 1);
     assert_eq!(s1.uffd_move_pages, s0.uffd_move_pages + 3);
 
@@ -397,7 +400,7 @@ fn move_ebusy_and_eagain_during_a_real_cycle() {
     }));
     w.heap.step_install();
     assert_eq!(inj(&w), 3);
-    let s2 = w.heap.stats();
+    let s2 = w.heap.stats(&mut w.roots);
     assert_eq!(s2.uffd_move_pages, s1.uffd_move_pages + 4);
     assert_eq!(s2.uffd_copy_pages, s1.uffd_copy_pages);
 
@@ -410,7 +413,10 @@ fn move_ebusy_and_eagain_during_a_real_cycle() {
         .arm(Injection::MoveAgain { after: 0 }));
     w.heap.step_install();
     assert_eq!(inj(&w), 4);
-    assert_eq!(w.heap.stats().uffd_move_pages, s2.uffd_move_pages + 4);
+    assert_eq!(
+        w.heap.stats(&mut w.roots).uffd_move_pages,
+        s2.uffd_move_pages + 4
+    );
 
     // A COPY by a faulting mutator meeting EAGAIN after no progress is retried too.
     assert!(w
@@ -640,7 +646,7 @@ fn child_role_denied() {
     assert!(s.cycles > 0 && s.pauses.iter().all(|p| p.kind == "stw"));
     #[cfg(feature = "serde")]
     {
-        let j = w.heap.stats_json();
+        let j = w.heap.stats_json(&mut w.roots);
         assert!(
             j.contains("\"fallback_reason\":\"userfaultfd denied"),
             "{j}"
@@ -659,13 +665,13 @@ fn child_role_denied() {
 #[test]
 fn allocation_during_compaction_installs_fresh_pages() {
     let mut w = stepped_world(FaultMode::Sigbus, 21);
-    let s0 = w.heap.stats();
+    let s0 = w.heap.stats(&mut w.roots);
     let mut rng = Rng::new(77);
     for _ in 0..3000 {
         let r = 1 + rng.below(15);
         w.alloc_node_from(r, &[r], rng.below(100)).unwrap();
     }
-    let s1 = w.heap.stats();
+    let s1 = w.heap.stats(&mut w.roots);
     assert!(
         s1.uffd_zeropage_pages > s0.uffd_zeropage_pages,
         "fresh TLAB pages installed"

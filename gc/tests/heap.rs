@@ -101,7 +101,7 @@ fn a_live_set_that_only_grows_fails_within_a_few_cycles_in_both_modes() {
         // Small nodes (80 bytes): a collector that gives back one TLAB tail per cycle
         // would collect thousands of times before failing.
         grow_until_out_of_memory(&mut w, 7);
-        let s = w.heap.stats();
+        let s = w.heap.stats(&mut w.roots);
         assert!(
             s.peak_heap_bytes <= max as u64,
             "{mode:?}: heap passed its limit"
@@ -217,7 +217,7 @@ fn statistics_count_cycles_pauses_and_moved_bytes() {
     assert!(s.peak_heap_bytes >= w.heap.used_bytes() as u64);
     #[cfg(feature = "serde")]
     {
-        let j = w.heap.stats_json();
+        let j = w.heap.stats_json(&mut w.roots);
         assert!(j.contains(&format!("\"cycles\":{cycles},")));
         assert!(j.contains("\"collector\":\"stw\""));
         assert!(j.contains("\"fault_mode\":null"));
@@ -243,7 +243,7 @@ fn larger_live_heap() {
         w.collect();
     }
     w.check(true).unwrap();
-    let s = w.heap.stats();
+    let s = w.heap.stats(&mut w.roots);
     let last = s.pauses.last().unwrap();
     eprintln!(
         "live {:.1} MiB: last pause {:.2} ms, {} cycles, total pause {:.1} ms",

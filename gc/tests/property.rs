@@ -32,7 +32,7 @@ fn run_seed(seed: u64, ops: usize) -> (u64, u64) {
     }
     w.collect();
     w.check(true).unwrap_or_else(|e| panic!("final check: {e}"));
-    let stats = w.heap.stats().clone();
+    let stats = w.heap.stats(&mut w.roots).clone();
     assert!(stats.cycles > 0);
     (stats.cycles, w.checks)
 }

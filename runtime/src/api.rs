@@ -191,8 +191,9 @@ impl Vm {
 
     /// The collector's statistics as JSON. A concurrent compaction may still be running: call
     /// [`Vm::finish_gc`] first for final figures.
-    pub fn gc_stats_json(&self) -> String {
-        self.core.heap.stats_json()
+    pub fn gc_stats_json(&mut self) -> String {
+        let core = &mut self.core;
+        core.heap.stats_json(&mut core.roots)
     }
 
     /// Waits for a running concurrent compaction to finish and records the final figures
@@ -204,7 +205,7 @@ impl Vm {
     /// Why the concurrent collector is not (fully) in use although it was asked for, if so:
     /// userfaultfd denied or missing a feature (the heap then collects stop-the-world or
     /// installs pages by COPY). The embedder decides whether to show it.
-    pub fn gc_fallback_notice(&self) -> Option<String> {
+    pub fn gc_fallback_notice(&self) -> Option<&str> {
         self.core.heap.fallback_notice()
     }
 

@@ -384,7 +384,7 @@ fn running_out_of_memory_is_a_runtime_error_and_the_vm_goes_on() {
         let err = h.err.text();
         assert!(err.starts_with("Out of memory.\n"), "{mode:?}: {err}");
         assert!(err.contains("[line 3] in script"), "{mode:?}: {err}");
-        let s = h.vm.core().heap.stats();
+        let s = h.vm.core().heap.heap().stats();
         // Triggers at 1 and 2 MiB, then at the limit: a few cycles, not a thrash.
         assert!(s.cycles <= 6, "{mode:?}: {} cycles", s.cycles);
         assert!(s.peak_heap_bytes <= max as u64, "{mode:?}: past the limit");

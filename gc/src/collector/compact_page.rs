@@ -378,9 +378,9 @@ unsafe fn rewrite_slots<M: ObjectModel, const CHECKS: bool>(
             return;
         }
         if kind == SlotKind::Weak && !fwd.is_marked(t) {
-            // The binding's sweep_weak must have cleared it; leave it rather than point it
-            // at whichever live object follows.
-            check!(false, "weak slot to dead object {t} survived sweep_weak");
+            // Only in floating garbage (a dead object the cycle kept): the binding's
+            // sweep_weak cleared such slots in every object it can reach. Leave it rather than
+            // point it at whichever live object follows; nobody reads a dead object.
             return;
         }
         // SAFETY: as above.

@@ -160,9 +160,12 @@ impl<M: ObjectModel> Collector<M> {
 
     /// The allocation slow path of the mutator of `me` (stopped and published: its TLAB is
     /// reached through the slot): collects when the heap has grown past its trigger (or stress
-    /// mode says so), then carves a TLAB. Fails when the heap limit leaves no room even after
-    /// collecting (`limit.rs` says when).
-    pub(crate) fn alloc_slow(&mut self, me: &Slot, bytes: usize) -> Result<Address, OutOfMemory> {
+    /// mode says so), then gives it a TLAB with room for `bytes`. The object itself is bumped
+    /// from that TLAB by the mutator once it runs again: until then it is free space, which a
+    /// pause in between retires as a filler (an object handed out here would be a hole
+    /// without a header in the next pause's heap). Fails when the heap limit leaves no room
+    /// even after collecting (`limit.rs` says when).
+    pub(crate) fn alloc_slow(&mut self, me: &Slot, bytes: usize) -> Result<(), OutOfMemory> {
         debug_assert!(bytes >= WORD && bytes.is_multiple_of(WORD));
         let t0 = monotonic_ns();
         let result = self.alloc_slow_inner(me, bytes);
@@ -172,7 +175,7 @@ impl<M: ObjectModel> Collector<M> {
         result
     }
 
-    fn alloc_slow_inner(&mut self, me: &Slot, bytes: usize) -> Result<Address, OutOfMemory> {
+    fn alloc_slow_inner(&mut self, me: &Slot, bytes: usize) -> Result<(), OutOfMemory> {
         self.serve_requests();
         if let Some(n) = self.hs.config.stress_every {
             self.stress_count += 1;
@@ -189,8 +192,8 @@ impl<M: ObjectModel> Collector<M> {
         }
         // SAFETY: `me` is the caller's slot, stopped and published (slot rules); nothing else
         // holds its local state while we hold the lock and no pause is in force.
-        if let Some(a) = unsafe { Self::local_of(me) }.try_alloc(bytes, &self.hs) {
-            return Ok(a);
+        if unsafe { Self::local_of(me) }.has_room(bytes) {
+            return Ok(());
         }
         let want = bytes.max(TLAB_BYTES);
         let used = self.used_bytes();
@@ -207,11 +210,7 @@ impl<M: ObjectModel> Collector<M> {
         }
         // SAFETY: as above.
         let local = unsafe { Self::local_of(me) };
-        let at = self.carve(local, bytes).ok_or(OutOfMemory)?;
-        if self.black_alloc {
-            self.hs.meta.starts.view().set(at);
-        }
-        Ok(at)
+        self.carve(local, bytes).ok_or(OutOfMemory)
     }
 
     /// The local state of a stopped, published mutator.
@@ -243,9 +242,9 @@ impl<M: ObjectModel> Collector<M> {
         self.sync_concurrent_stats();
     }
 
-    /// Takes a new TLAB for `local` (or, for a large object, exactly its size) from the shared
-    /// top.
-    fn carve(&mut self, local: &mut MutatorLocal, bytes: usize) -> Option<Address> {
+    /// Takes a new TLAB for `local` from the shared top, with room for `bytes` (for a large
+    /// object, exactly its size).
+    fn carve(&mut self, local: &mut MutatorLocal, bytes: usize) -> Option<()> {
         self.retire_local(local);
         let base = self.base();
         let max_end = base.add(self.usable_bytes());
@@ -268,21 +267,16 @@ impl<M: ObjectModel> Collector<M> {
         self.prepare_fresh(Address(end));
         self.set_top(Address(end));
         self.stats.note_heap_bytes(end - base.as_usize());
-        if want == bytes || end - start.as_usize() == bytes {
-            // Exactly-sized: nothing left over to bump from.
-            local.tlab_cursor = Address(end);
-            local.tlab_limit = Address(end);
-            return Some(start);
-        }
-        local.tlab_cursor = start.add(bytes);
+        local.tlab_cursor = start;
         local.tlab_limit = Address(end);
         if self.hs.config.stress_every.is_some() {
-            // Every allocation takes the slow path so that stress counting sees it.
-            // The tail goes back (we hold the lock: nobody carved after us).
-            local.tlab_limit = local.tlab_cursor;
-            self.set_top(local.tlab_cursor);
+            // Every allocation takes the slow path so that stress counting sees it: room for
+            // this one object, and the tail goes back (we hold the lock: nobody carved after
+            // us).
+            local.tlab_limit = start.add(bytes);
+            self.set_top(local.tlab_limit);
         }
-        Some(start)
+        Some(())
     }
 
     /// Turns a TLAB's unused tail into a filler object so the heap stays parseable.

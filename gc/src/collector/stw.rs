@@ -93,6 +93,9 @@ impl<M: ObjectModel> Collector<M> {
             l.tlab_cursor = live_end;
             l.tlab_limit = live_end;
         });
+        // Published before the mutators run: one that looks at the count when it resumes
+        // knows that a cycle ran over the roots it lent.
+        self.hs.publish_cycle(cycle, plan.live_bytes as u64);
         self.resume_world();
 
         let end = monotonic_ns();

@@ -7,7 +7,7 @@
 //! The fingerprint is a canonical depth-first traversal (explicit stack) from the roots in
 //! visit order: each object is numbered when first reached, and its type tag, size and words
 //! are hashed with every strong reference replaced by its target's number. Weak slots are
-//! neither hashed nor followed.
+//! neither hashed nor followed (only checked).
 
 use crate::address::{Address, WORD};
 use crate::binding::{ObjectModel, RootSet, SlotKind};
@@ -119,7 +119,11 @@ pub fn check_roots<M: ObjectModel>(
     err
 }
 
-/// Checks every slot, strong or weak, of every object in `starts`.
+/// Checks every strong slot of every object in `starts`, live or floating garbage (a dead
+/// object the cycle kept: reachable at the snapshot, or allocated black; its slots were only
+/// ever written with objects marking reached). Weak slots are checked only in reachable
+/// objects, by [`fingerprint`]: the binding sweeps the weak slots of what it can reach, and a
+/// dead table may keep a weak slot to an object that died with it (say a detached thread's).
 ///
 /// # Safety
 /// 1. As for [`walk_heap`], and `starts` came from walking the same unchanged heap.
@@ -129,7 +133,7 @@ pub unsafe fn check_object_slots<M: ObjectModel>(starts: &ObjectStarts) -> Resul
         // SAFETY: rule 1: `obj` is an object start of the parsed heap.
         unsafe {
             M::for_each_slot(obj, &mut |i, kind| {
-                if err.is_ok() {
+                if err.is_ok() && kind == SlotKind::Strong {
                     let word = obj.add(i * WORD).as_ptr::<u64>().read();
                     err = check_word::<M>(starts, word, &|| {
                         format!(
@@ -237,7 +241,17 @@ pub unsafe fn fingerprint<M: ObjectModel>(
                 None
             };
             match kind {
-                Some(SlotKind::Weak) => {}
+                Some(SlotKind::Weak) => match M::decode(word) {
+                    Some(t) if !starts.contains(t) => {
+                        // SAFETY: as above.
+                        let tag = unsafe { M::type_tag(obj) };
+                        return Err(VerifyError(format!(
+                            "weak slot {i} of reachable object {obj} (type {tag}) refers to \
+                             {t}, not an object start (sweep_weak missed it)"
+                        )));
+                    }
+                    _ => {}
+                },
                 Some(SlotKind::Strong) => match M::decode(word) {
                     Some(t) if starts.contains(t) => {
                         let n = number(t, &mut numbers, &mut children);

@@ -98,14 +98,14 @@ fn session(args: &Args) -> i32 {
     // Final figures: waits for a compaction that may still run.
     vm.finish_gc();
     match &args.gc_stats {
-        Some(path) => write_stats(&vm, path, status),
+        Some(path) => write_stats(&mut vm, path, status),
         None => status,
     }
 }
 
 /// Writes the collector statistics; a failure to write turns success into an I/O error but never
 /// hides the script's own failure status.
-fn write_stats(vm: &Vm, path: &Path, status: i32) -> i32 {
+fn write_stats(vm: &mut Vm, path: &Path, status: i32) -> i32 {
     match std::fs::write(path, vm.gc_stats_json()) {
         Ok(()) => status,
         Err(e) => {

@@ -50,6 +50,7 @@ fn check_marking(src: &str, expected: &str) {
         let started =
             h.vm.core()
                 .heap
+                .heap()
                 .stats()
                 .pauses
                 .iter()

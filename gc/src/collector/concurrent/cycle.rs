@@ -314,6 +314,7 @@ impl<M: ObjectModel> Collector<M> {
             // and nobody else mutates it.
             unsafe { verify::after_compaction_or_abort::<M>(cycle, base, live_end, roots, before) };
         }
+        self.hs.publish_cycle(cycle, moved);
         self.resume_world();
         self.set_paced_trigger(live_end.offset_from(base), black_bytes);
         let s = &mut self.stats;
