@@ -15,14 +15,17 @@
 
 use crate::chunk::Proto;
 use crate::load::LoadError;
+use crate::mutator;
 use crate::natives::{NativeEntry, NativeKind};
 use crate::object::{tag, LoxModel, Obj};
 use crate::print::print_value;
+use crate::shared::Shared;
 use crate::table;
 use crate::value::Value;
 use crate::vm::VmCore;
 use gc::{Heap, HeapConfig};
 use std::io::Write;
+use std::sync::Arc;
 
 /// Settings of a VM.
 #[derive(Clone, Debug, Default)]
@@ -108,11 +111,12 @@ impl Vm {
     /// Creates a VM (reserving its heap) with the `clock` native defined.
     pub fn new(options: VmOptions) -> Result<Vm, String> {
         let heap = Heap::<LoxModel>::new(options.heap).map_err(|e| e.to_string())?;
-        let mut core = VmCore::new(heap);
+        let mut core = VmCore::new(heap, Arc::new(Shared::new()));
         let init = core
             .intern(b"init")
             .map_err(|_| "out of memory creating the VM".to_string())?;
-        core.roots.init_string = init;
+        // SAFETY: shared rule 2: written once, before any other thread exists.
+        unsafe { (*core.shared.roots()).init_string = init };
         core.define_native(NativeEntry {
             name: "clock".into(),
             arity: None,
@@ -230,17 +234,14 @@ impl Vm {
     /// counts as stopped meanwhile, so a pause never waits for `f` (reading a line from a
     /// terminal, say). A collection requested meanwhile runs before this returns.
     pub fn outside_vm<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        self.core.heap.enter_native();
-        let r = f();
-        if self.core.heap.leave_native() {
-            self.core.heap.safepoint(&mut self.core.roots);
-        }
-        r
+        let core = &mut self.core;
+        mutator::in_native(&mut core.heap, &mut core.roots, &core.shared, f)
     }
 
     /// Runs a full collection now.
     pub fn collect_garbage(&mut self) {
-        self.core.heap.collect(&mut self.core.roots);
+        let core = &mut self.core;
+        mutator::collect(&mut core.heap, &mut core.roots, &core.shared);
     }
 
     /// Defines the global `name` as a native function. `arity: None` accepts any number of
@@ -264,12 +265,14 @@ impl Vm {
     pub fn get_global(&mut self, name: &str) -> Option<HostValue> {
         let bytes = name.as_bytes();
         let hash = crate::object::hash_bytes(bytes);
-        // SAFETY: tables read from roots; no safepoint until the value is copied out.
+        // SAFETY: tables read from roots (shared rule 2: by the only mutator); no safepoint
+        // until the value is copied out.
         unsafe {
+            let shared = self.core.shared.roots();
             // A weak lookup, but the key is only compared by identity and dropped before the
             // next safepoint: it never becomes a strong reference, so it needs no shading.
-            let key = table::find_string(self.core.roots.strings.entries, bytes, hash)?;
-            let v = table::get(self.core.roots.globals.entries, key, hash)?;
+            let key = table::find_string((*shared).strings.entries, bytes, hash)?;
+            let v = table::get((*shared).globals.entries, key, hash)?;
             Some(HostValue::from_value(v))
         }
     }

@@ -9,8 +9,9 @@
 //! overwritten only through `Obj::store` with the heap as barrier (barrier.rs); the plain
 //! `set` here initialises objects allocated since the last safepoint.
 
+use crate::mutator;
 use crate::object::{self, field, header, tag, words, Obj, MAX_OBJECT_WORDS};
-use crate::roots::TableMeta;
+use crate::shared::TableMeta;
 use crate::table;
 use crate::value::Value;
 use crate::vm::VmCore;
@@ -64,7 +65,7 @@ impl VmCore {
     fn alloc_slow(&mut self, bytes: usize, keep: &mut [Value]) -> Result<Address, OutOfMemory> {
         let base = self.roots.temps.len();
         self.roots.temps.extend_from_slice(keep);
-        let r = self.heap.alloc_slow(bytes, &mut self.roots);
+        let r = mutator::alloc_slow(&mut self.heap, &mut self.roots, &self.shared, bytes);
         keep.copy_from_slice(&self.roots.temps[base..]);
         self.roots.temps.truncate(base);
         r
@@ -74,8 +75,11 @@ impl VmCore {
     /// into the heap (it would move under us): copy heap strings to a scratch buffer first.
     pub(crate) fn intern(&mut self, bytes: &[u8]) -> Result<Value, OutOfMemory> {
         let hash = object::hash_bytes(bytes);
-        // SAFETY: the intern table's entries come from a root and no safepoint intervenes.
-        if let Some(s) = unsafe { table::find_string(self.roots.strings.entries, bytes, hash) } {
+        let shared = self.shared.roots();
+        // SAFETY: shared rule 2: the intern table is read by the only mutator (each read of it
+        // below is by copy, re-read after every allocation); its entries come from a root and
+        // no safepoint intervenes before the lookup's result is used.
+        if let Some(s) = unsafe { table::find_string((*shared).strings.entries, bytes, hash) } {
             // The intern table holds its keys weakly: while a cycle marks, a string reachable
             // only from it may be unmarked, and would be swept from the table and freed while
             // the program holds it. Handing it out makes it strong, so it joins the snapshot.
@@ -88,21 +92,20 @@ impl VmCore {
         }
         // Make room first: a collection during the string's own allocation only turns dead
         // entries into tombstones, which does not change the count.
-        // SAFETY: entries from a root, current.
-        let cap = unsafe { table::capacity_of(self.roots.strings.entries) };
+        // SAFETY: as above (entries from a root, current).
+        let (meta, swept_live) =
+            unsafe { ((*shared).strings, (*shared).strings_swept_live.take()) };
+        // SAFETY: as above.
+        let cap = unsafe { table::capacity_of(meta.entries) };
         // After a collection swept most of its keys, the table is rebuilt smaller (its array
         // is live heap, and would stay resident) rather than waiting for tombstones to fill it.
-        let shrink = self
-            .roots
-            .strings_swept_live
-            .take()
-            .is_some_and(|live| table::should_shrink(live, cap));
-        if shrink || table::needs_grow(self.roots.strings.count, cap) {
+        let shrink = swept_live.is_some_and(|live| table::should_shrink(live, cap));
+        if shrink || table::needs_grow(meta.count, cap) {
             // The count includes the tombstones of strings that died: size the new array by
             // the live keys, or a program that keeps making short-lived strings would double
             // the table at every rebuild, for ever.
             // SAFETY: as above.
-            let live = unsafe { table::live_keys(self.roots.strings.entries) };
+            let live = unsafe { table::live_keys(meta.entries) };
             self.resize_strings(table::rebuilt_capacity(live))?;
         }
         let n = object::string_words(bytes.len());
@@ -127,13 +130,15 @@ impl VmCore {
             )
         };
         let sv = s.value();
+        // SAFETY: as above; the entries array is re-read after the allocation.
+        let strings = unsafe { &mut (*self.shared.roots()).strings };
         // SAFETY: entries array from a root, allocated above or before; no safepoint since.
-        let e = unsafe { Obj::from_value(self.roots.strings.entries) };
+        let e = unsafe { Obj::from_value(strings.entries) };
         // An existing array: the pair's old words (nil, or a tombstone's `true`) go through the
         // barrier like any overwrite.
         let (_, grows) = table::insert(e, sv, hash, Value::NIL, &mut self.heap);
         if grows {
-            self.roots.strings.count += 1;
+            strings.count += 1;
         }
         Ok(sv)
     }
@@ -148,7 +153,8 @@ impl VmCore {
             header(tag::WEAK_ENTRIES, object::entries_words(capacity)),
         );
         table::clear(e);
-        let meta: &mut TableMeta = &mut self.roots.strings;
+        // SAFETY: shared rule 2, as in `intern`; the reference dies before the next safepoint.
+        let meta: &mut TableMeta = unsafe { &mut (*self.shared.roots()).strings };
         // SAFETY: the old entries are re-read from the root after the allocation. Their keys
         // are intact strings: a collection tombstones dead keys before it frees anything, so a
         // key still present is live or dead-but-not-yet-collected (memory untouched).
@@ -224,7 +230,11 @@ impl VmCore {
     #[inline(always)]
     fn table_meta(&self, t: TableRef) -> (usize, Value) {
         match t {
-            TableRef::Globals => (self.roots.globals.count, self.roots.globals.entries),
+            TableRef::Globals => {
+                // SAFETY: shared rule 2: the globals' writer reads their count (by copy).
+                let g = unsafe { (*self.shared.roots()).globals };
+                (g.count, g.entries)
+            }
             TableRef::Object(o) => {
                 // SAFETY: the owner is live and current (callers pass values from roots, or
                 // re-read after allocation).
@@ -239,7 +249,10 @@ impl VmCore {
 
     fn set_table_meta(&mut self, t: TableRef, count: usize, entries: Value) {
         match t {
-            TableRef::Globals => self.roots.globals = TableMeta { count, entries },
+            // SAFETY: shared rule 2: the globals' writer; one store each.
+            TableRef::Globals => unsafe {
+                (*self.shared.roots()).globals = TableMeta { count, entries }
+            },
             TableRef::Object(o) => {
                 // SAFETY: as in `table_meta`.
                 let o = unsafe { Obj::from_value(o) };
@@ -254,7 +267,8 @@ impl VmCore {
     #[inline(always)]
     fn add_to_count(&mut self, t: TableRef, n: usize) {
         match t {
-            TableRef::Globals => self.roots.globals.count += n,
+            // SAFETY: shared rule 2, as in `set_table_meta`.
+            TableRef::Globals => unsafe { (*self.shared.roots()).globals.count += n },
             TableRef::Object(o) => {
                 // SAFETY: as in `table_meta`.
                 let o = unsafe { Obj::from_value(o) };

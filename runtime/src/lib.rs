@@ -15,12 +15,14 @@ pub mod compiler;
 pub mod disasm;
 mod heapops;
 mod load;
+mod mutator;
 mod natives;
 pub mod numfmt;
 pub mod object;
 mod print;
 pub mod roots;
 pub mod scanner;
+pub mod shared;
 pub mod table;
 #[cfg(test)]
 mod tests;

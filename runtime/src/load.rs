@@ -114,7 +114,10 @@ impl VmCore {
         };
         let (f, [name]) = self.alloc_keep(words::FUNCTION, [name])?;
         let consts = self.roots.temps[p.base];
-        let index = self.roots.code.next_index();
+        // SAFETY: shared rule 2: the code table is written by the only mutator; the reference
+        // dies before the next safepoint (none until the function is registered).
+        let table = unsafe { &mut (*self.shared.roots()).code };
+        let index = table.next_index();
         // The boxed code keeps its address when moved into the table.
         let code: Box<[u8]> = p.proto.code.clone().into_boxed_slice();
         let code_ptr = code.as_ptr() as usize as u64;
@@ -130,7 +133,7 @@ impl VmCore {
         f.set(field::FUNCTION_CONSTANTS, consts);
         f.set_word(field::FUNCTION_CODE, code_ptr);
         let lines = p.proto.lines.clone().into_boxed_slice();
-        let added = self.roots.code.add(f.value(), code, lines);
+        let added = table.add(f.value(), code, lines);
         debug_assert_eq!(added, index);
         Ok(f.value())
     }

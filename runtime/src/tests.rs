@@ -401,9 +401,18 @@ fn running_out_of_memory_is_a_runtime_error_and_the_vm_goes_on() {
     }
 }
 
+impl crate::vm::VmCore {
+    /// The shared roots, for reading between runs.
+    fn shared_roots_for_tests(&self) -> &crate::shared::SharedRoots {
+        // SAFETY: shared rule 2: the test's VM is the only mutator, and the test drops the
+        // reference before running anything again.
+        unsafe { &*self.shared.roots() }
+    }
+}
+
 /// Live keys of the intern table.
 fn interned_count(vm: &Vm) -> usize {
-    let e = vm.core().roots.strings.entries;
+    let e = vm.core().shared_roots_for_tests().strings.entries;
     // SAFETY: read from a root; no safepoint while counting.
     unsafe {
         let cap = table::capacity_of(e);
@@ -420,7 +429,7 @@ fn interned_count(vm: &Vm) -> usize {
 /// The intern table's capacity.
 fn intern_capacity(vm: &Vm) -> usize {
     // SAFETY: read from a root; no safepoint while reading.
-    unsafe { table::capacity_of(vm.core().roots.strings.entries) }
+    unsafe { table::capacity_of(vm.core().shared_roots_for_tests().strings.entries) }
 }
 
 #[test]
@@ -463,7 +472,7 @@ fn dead_strings_and_functions_are_swept() {
     let mut h = harness(HeapConfig::default());
     h.vm.collect_garbage();
     let strings_before = interned_count(&h.vm);
-    let code_before = h.vm.core().roots.code.live_count();
+    let code_before = h.vm.core().shared_roots_for_tests().code.live_count();
     for _ in 0..20 {
         let src = "var s = \"\"; for (var i = 0; i < 100; i = i + 1) s = s + \"q\"; \
                    fun f() { return 1; } f(); s = nil; f = nil;";
@@ -480,7 +489,10 @@ fn dead_strings_and_functions_are_swept() {
         interned_count(&h.vm)
     );
     // Every script and every `f` died with its bytecode.
-    assert_eq!(h.vm.core().roots.code.live_count(), code_before);
+    assert_eq!(
+        h.vm.core().shared_roots_for_tests().code.live_count(),
+        code_before
+    );
     // And the VM still works, reusing freed code slots.
     assert_eq!(h.run("fun g() { return \"g\"; } print g();"), Ok(()));
     assert_eq!(h.take_out(), "g\n");

@@ -20,14 +20,17 @@
 //! checks against the stack size.
 
 use crate::heapops::TableRef;
+use crate::mutator;
 use crate::natives::{NativeEntry, NativeKind};
 use crate::object::{self, field, tag, LoxModel, Obj, UPVALUE_CLOSED};
 use crate::print::{print_string, print_value};
-use crate::roots::{Frame, Roots, FRAMES_MAX, STACK_SLOTS};
+use crate::roots::{Frame, ThreadRoots, FRAMES_MAX, STACK_SLOTS};
+use crate::shared::Shared;
 use crate::table;
 use crate::value::Value;
 use gc::{Heap, OutOfMemory};
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Print output is flushed to the sink when the buffer passes this size.
@@ -86,7 +89,10 @@ mod op {
 /// The VM's state. The public face is `api::Vm`.
 pub struct VmCore {
     pub(crate) heap: Heap<LoxModel>,
-    pub(crate) roots: Roots,
+    /// This thread's roots.
+    pub(crate) roots: ThreadRoots,
+    /// What all threads share: the shared roots (reached through `Shared::roots` only).
+    pub(crate) shared: Arc<Shared>,
     /// `print` output not yet written to `sink`.
     pub(crate) out: Vec<u8>,
     pub(crate) sink: Box<dyn Write>,
@@ -108,10 +114,11 @@ unsafe fn is_obj_type(v: Value, t: u32) -> bool {
 }
 
 impl VmCore {
-    pub(crate) fn new(heap: Heap<LoxModel>) -> VmCore {
+    pub(crate) fn new(heap: Heap<LoxModel>, shared: Arc<Shared>) -> VmCore {
         VmCore {
             heap,
-            roots: Roots::new(),
+            roots: ThreadRoots::new(),
+            shared,
             out: Vec::with_capacity(FLUSH_AT + 1024),
             sink: Box::new(std::io::stdout()),
             err_sink: Box::new(std::io::stderr()),
@@ -127,15 +134,21 @@ impl VmCore {
     /// middle of an instruction: a collection requested meanwhile stays pending (the flag
     /// stays raised) until the next safepoint poll.
     pub(crate) fn flush_out(&mut self) {
-        self.heap.enter_native();
-        if !self.out.is_empty() {
-            // Output errors (a closed pipe) are not Lox errors; like clox, carry on.
-            let _ = self.sink.write_all(&self.out);
-            self.out.clear();
-        }
-        let _ = self.sink.flush();
-        // A `true` here (safepoint wanted) is honoured by the next poll: see above.
-        let _ = self.heap.leave_native();
+        let VmCore {
+            heap,
+            roots,
+            out,
+            sink,
+            ..
+        } = self;
+        mutator::in_native_deferred(heap, roots, || {
+            if !out.is_empty() {
+                // Output errors (a closed pipe) are not Lox errors; like clox, carry on.
+                let _ = sink.write_all(out);
+                out.clear();
+            }
+            let _ = sink.flush();
+        });
     }
 
     /// The safepoint the dispatch loop takes when `should_yield` is set: another thread asked
@@ -144,7 +157,7 @@ impl VmCore {
     #[cold]
     #[inline(never)]
     fn yield_to_collector(&mut self) {
-        self.heap.safepoint(&mut self.roots);
+        mutator::safepoint(&mut self.heap, &mut self.roots, &self.shared);
     }
 
     /// Reports a runtime error: the message, then one line per active frame, innermost first;
@@ -170,7 +183,10 @@ impl VmCore {
             // SAFETY: frames' closures are roots; no safepoint while reporting.
             let func =
                 unsafe { Obj::from_value(Obj::from_value(f.closure).get(field::CLOSURE_FUNCTION)) };
-            let entry = self.roots.code.get(func.function_code_index() as u32);
+            // SAFETY: shared rule 2: the code table is read by the only mutator; the reference
+            // dies before the next safepoint (none while reporting).
+            let code = unsafe { &(*self.shared.roots()).code };
+            let entry = code.get(func.function_code_index() as u32);
             let at = (f.ip as usize).saturating_sub(1);
             let line = entry.lines.get(at).copied().unwrap_or(0);
             let _ = write!(e, "[line {line}] in ");
@@ -272,7 +288,8 @@ impl VmCore {
                     let class = unsafe {
                         Obj::from_value(Obj::from_value(inst).get(field::INSTANCE_CLASS))
                     };
-                    let init = self.roots.init_string;
+                    // SAFETY: shared rule 3: one word, read without a lock.
+                    let init = unsafe { (*self.shared.roots()).init_string };
                     // SAFETY: the init string is a root; class entries are current.
                     let found = unsafe {
                         table::get(
@@ -315,11 +332,8 @@ impl VmCore {
                 // The host function runs outside the VM (it sees only copies): a pause does
                 // not wait for it. A collection requested meanwhile runs right after, before
                 // its result is interned.
-                self.heap.enter_native();
-                let r = f(&args);
-                if self.heap.leave_native() {
-                    self.heap.safepoint(&mut self.roots);
-                }
+                let r =
+                    mutator::in_native(&mut self.heap, &mut self.roots, &self.shared, || f(&args));
                 match r {
                     Ok(h) => match self.host_to_value(h) {
                         Ok(v) => v,
@@ -540,7 +554,9 @@ impl VmCore {
         //     after every safepoint (`reload!`/`load_frame!`); values read from the stack or
         //     constants are used only before the next safepoint;
         // (d) `ip` and `code_base` point into the frame's bytecode, a boxed slice that lives as
-        //     long as its function, which the frame keeps alive.
+        //     long as its function, which the frame keeps alive;
+        // (e) the shared roots are read through `Shared::roots` as single words (shared rule 3)
+        //     and no reference into them is kept.
         unsafe {
             // Loads the top frame's state, except `sp`.
             macro_rules! enter_frame {
@@ -702,7 +718,8 @@ impl VmCore {
                     op::GET_GLOBAL => {
                         let name = constant!();
                         let hash = Obj::from_value(name).string_hash();
-                        match table::get(self.roots.globals.entries, name, hash) {
+                        let globals = (*self.shared.roots()).globals.entries;
+                        match table::get(globals, name, hash) {
                             Some(v) => push!(v),
                             None => {
                                 fail!(self.error_with_name(b"Undefined variable '", name, b"'."))
@@ -720,7 +737,7 @@ impl VmCore {
                         let name = constant!();
                         let hash = Obj::from_value(name).string_hash();
                         let v = peek!(0);
-                        let entries = self.roots.globals.entries;
+                        let entries = (*self.shared.roots()).globals.entries;
                         if !table::set_existing(entries, name, hash, v, &mut self.heap) {
                             fail!(self.error_with_name(b"Undefined variable '", name, b"'."));
                         }

@@ -1,0 +1,166 @@
+//! What every thread of one Lox program shares, off the heap: the shared half of the roots
+//! (`SharedRoots`: globals, the string intern table, the code table, the "init" string) and
+//! the flag saying whether more than one mutator thread is attached (`multi`), which decides
+//! whether table writers take their locks.
+//!
+//! `Shared` lives in an `Arc` that each thread's VM holds. It is `Sync` by the rules below,
+//! which every access cites ("shared rule N"). Nothing here allocates on the heap or polls.
+//!
+//! # The rules
+//! 1. **Pauses.** The collector reads and rewrites the root slots of `SharedRoots` only inside
+//!    a pause, while every mutator is stopped at a safepoint or in the native state. So no
+//!    mutator keeps a Rust reference into `SharedRoots` across anything that may allocate or
+//!    poll (it re-reads through [`Shared::roots`] afterwards), and a thread in the native state
+//!    does not touch `SharedRoots` at all.
+//! 2. **Writers.** Outside pauses a field of `SharedRoots` is written only by a mutator that
+//!    holds the lock covering it (`globals`: the globals lock; `strings` and
+//!    `strings_swept_live`: the intern lock; `code`: the code lock), or by the only mutator
+//!    while `multi` is off. `init_string` is written once, before a second thread exists.
+//! 3. **Readers.** The globals' entries array and `init_string` are read without a lock:
+//!    each is one aligned word written with one store, so a racing reader gets the old or the
+//!    new word, and an entries array is complete before it is published (heapops.rs). Every
+//!    other field is read under its lock, or by the only mutator while `multi` is off.
+//! 4. **Locks and pauses.** A thread waiting for one of these locks polls the safepoint flag
+//!    while it spins (vm.rs, `wait_for`), so a lock held across a safepoint (the intern lock
+//!    is, while the new string is allocated) never keeps a pause waiting.
+
+use crate::code::CodeTable;
+use crate::object::Obj;
+use crate::table;
+use crate::value::Value;
+use gc::{Address, RootSet};
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Count and entry array of a table that lives outside any object.
+#[derive(Copy, Clone, Debug)]
+pub struct TableMeta {
+    /// Live entries plus tombstones.
+    pub count: usize,
+    /// A `TableEntries`/`WeakEntries` object, or nil while empty.
+    pub entries: Value,
+}
+
+impl TableMeta {
+    pub const EMPTY: TableMeta = TableMeta {
+        count: 0,
+        entries: Value::NIL,
+    };
+}
+
+/// The roots every thread of the program shares.
+pub struct SharedRoots {
+    pub globals: TableMeta,
+    /// The intern table: the entries array is a strong root, its keys are weak slots.
+    pub strings: TableMeta,
+    /// Keys the intern table kept at the last weak sweep, until the next interning decides
+    /// whether to shrink it (`None`: no sweep since).
+    pub strings_swept_live: Option<usize>,
+    pub init_string: Value,
+    /// Off-heap bytecode, with weak links to the owning functions.
+    pub code: CodeTable,
+}
+
+impl SharedRoots {
+    fn new() -> SharedRoots {
+        SharedRoots {
+            globals: TableMeta::EMPTY,
+            strings: TableMeta::EMPTY,
+            strings_swept_live: None,
+            init_string: Value::NIL,
+            code: CodeTable::new(),
+        }
+    }
+}
+
+#[inline(always)]
+pub(crate) fn visit_value(v: &mut dyn FnMut(&mut u64), slot: &mut Value) {
+    if slot.is_object() {
+        v(&mut slot.0);
+    }
+}
+
+impl RootSet for SharedRoots {
+    fn visit_roots(&mut self, v: &mut dyn FnMut(&mut u64)) {
+        visit_value(v, &mut self.globals.entries);
+        visit_value(v, &mut self.strings.entries);
+        visit_value(v, &mut self.init_string);
+    }
+
+    fn visit_weak_roots(&mut self, v: &mut dyn FnMut(&mut u64)) {
+        self.code.visit_owners(&mut |slot| visit_value(v, slot));
+    }
+
+    fn sweep_weak(&mut self, is_live: &dyn Fn(Address) -> bool) {
+        // Intern table: a dead key becomes a tombstone (count unchanged: it still counts).
+        // Plain stores, no write barrier: this runs inside a pause after marking ended, and
+        // the key it drops is dead by definition.
+        if self.strings.entries.is_object() {
+            // SAFETY: the entries array is reachable from a strong root and the collector has not
+            // moved anything yet (sweep_weak runs after marking, before compaction).
+            let e = unsafe { Obj::from_value(self.strings.entries) };
+            let mut kept = 0;
+            for i in 0..e.entries_capacity() {
+                let k = table::key_at(e, i);
+                if k.is_object() && !is_live(k.as_address()) {
+                    e.set(crate::object::field::ENTRIES_START + 2 * i, Value::NIL);
+                    e.set(crate::object::field::ENTRIES_START + 2 * i + 1, Value::TRUE);
+                } else if k.is_object() {
+                    kept += 1;
+                }
+            }
+            self.strings_swept_live = Some(kept);
+        }
+        self.code.sweep(is_live);
+    }
+}
+
+/// State shared by every thread of one program. See the module comment for its rules.
+pub struct Shared {
+    roots: UnsafeCell<SharedRoots>,
+    /// More than one mutator thread is attached: table writers take their locks.
+    multi: AtomicBool,
+}
+
+// SAFETY: `roots` is the only field without its own synchronisation; the shared rules say who
+// may touch it when (pauses, locks, the only mutator), and its lock-free reads are of single
+// aligned words (rule 3). Everything else is atomic.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    pub fn new() -> Shared {
+        Shared {
+            roots: UnsafeCell::new(SharedRoots::new()),
+            multi: AtomicBool::new(false),
+        }
+    }
+
+    /// The shared roots. The one way in: every dereference says which shared rule allows it,
+    /// and no reference made from it outlives a safepoint (rule 1).
+    #[inline(always)]
+    pub fn roots(&self) -> *mut SharedRoots {
+        self.roots.get()
+    }
+
+    /// Whether more than one mutator is attached, so table writers must lock. One load per
+    /// table write; acquire, so that a thread that sees it lowered also sees the writes of
+    /// the thread whose detaching lowered it.
+    #[inline(always)]
+    pub fn multi(&self) -> bool {
+        self.multi.load(Ordering::Acquire)
+    }
+
+    /// Called when a second mutator attaches (`true`, before it can run Lox code) and when
+    /// only one is left (`false`, after the others' last table writes). Raising it happens
+    /// on the thread that spawns, before the new thread exists, so the spawner's own later
+    /// writes lock too.
+    pub fn set_multi(&self, on: bool) {
+        self.multi.store(on, Ordering::Release);
+    }
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared::new()
+    }
+}
