@@ -132,14 +132,12 @@ impl Vm {
         let proto = match crate::compiler::compile(source) {
             Ok(p) => p,
             Err(e) => {
-                self.core.flush_out();
                 let mut text = Vec::new();
                 for line in &e.errors {
                     text.extend_from_slice(line.as_bytes());
                     text.push(b'\n');
                 }
-                let _ = self.core.err_sink.write_all(&text);
-                let _ = self.core.err_sink.flush();
+                self.core.write_error(&text);
                 return Err(InterpretError::Compile);
             }
         };
@@ -164,16 +162,15 @@ impl Vm {
             .execute(closure)
             .map_err(|_| InterpretError::Runtime);
         if self.core.out.len() >= crate::vm::FLUSH_AT {
-            self.core.flush_out();
+            self.core.flush_lines();
         }
         r
     }
 
     fn report(&mut self, msg: &[u8]) {
-        self.core.flush_out();
-        let _ = self.core.err_sink.write_all(msg);
-        let _ = self.core.err_sink.write_all(b"\n");
-        let _ = self.core.err_sink.flush();
+        let mut text = msg.to_vec();
+        text.push(b'\n');
+        self.core.write_error(&text);
     }
 
     /// Writes buffered `print` output to the output sink. Call before reading interactive
@@ -182,15 +179,16 @@ impl Vm {
         self.core.flush_out();
     }
 
-    /// Sends `print` output to `w` instead of stdout (after flushing what is buffered).
-    pub fn set_output(&mut self, w: Box<dyn Write>) {
+    /// Sends `print` output to `w` instead of stdout (after flushing what is buffered). The
+    /// sink is shared by every thread of the program, hence `Send`.
+    pub fn set_output(&mut self, w: Box<dyn Write + Send>) {
         self.core.flush_out();
-        self.core.sink = w;
+        self.core.shared.output.set_out(w);
     }
 
     /// Sends error messages and stack traces to `w` instead of stderr.
-    pub fn set_error_output(&mut self, w: Box<dyn Write>) {
-        self.core.err_sink = w;
+    pub fn set_error_output(&mut self, w: Box<dyn Write + Send>) {
+        self.core.shared.output.set_err(w);
     }
 
     /// The collector's statistics as JSON. A concurrent compaction may still be running: call

@@ -19,6 +19,7 @@ mod mutator;
 mod natives;
 pub mod numfmt;
 pub mod object;
+mod output;
 mod print;
 pub mod roots;
 pub mod scanner;

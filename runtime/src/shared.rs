@@ -1,6 +1,6 @@
 //! What every thread of one Lox program shares, off the heap: the shared half of the roots
-//! (`SharedRoots`: globals, the string intern table, the code table, the "init" string) and
-//! the flag saying whether more than one mutator thread is attached (`multi`), which decides
+//! (`SharedRoots`: globals, the string intern table, the code table, the "init" string), the
+//! output sinks (output.rs) and the flag saying whether more than one mutator thread is attached (`multi`), which decides
 //! whether table writers take their locks.
 //!
 //! `Shared` lives in an `Arc` that each thread's VM holds. It is `Sync` by the rules below,
@@ -26,6 +26,7 @@
 
 use crate::code::CodeTable;
 use crate::object::Obj;
+use crate::output::Output;
 use crate::table;
 use crate::value::Value;
 use gc::{Address, RootSet};
@@ -120,11 +121,13 @@ pub struct Shared {
     roots: UnsafeCell<SharedRoots>,
     /// More than one mutator thread is attached: table writers take their locks.
     multi: AtomicBool,
+    /// The output and error sinks, behind the output lock.
+    pub output: Output,
 }
 
 // SAFETY: `roots` is the only field without its own synchronisation; the shared rules say who
 // may touch it when (pauses, locks, the only mutator), and its lock-free reads are of single
-// aligned words (rule 3). Everything else is atomic.
+// aligned words (rule 3). Everything else is atomic or behind a lock.
 unsafe impl Sync for Shared {}
 
 impl Shared {
@@ -132,6 +135,7 @@ impl Shared {
         Shared {
             roots: UnsafeCell::new(SharedRoots::new()),
             multi: AtomicBool::new(false),
+            output: Output::new(),
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod barrier;
 mod limits;
+mod output;
 
 use crate::api::{HostValue, InterpretError, Vm, VmOptions};
 use crate::captured::Captured;

@@ -33,7 +33,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Print output is flushed to the sink when the buffer passes this size.
+/// Print output is written out (its complete lines) when the buffer passes this size.
 pub const FLUSH_AT: usize = 1 << 16;
 /// A runtime error's trace shows this many innermost and outermost frames, and elides the rest.
 const TRACE_END_FRAMES: usize = 32;
@@ -93,10 +93,8 @@ pub struct VmCore {
     pub(crate) roots: ThreadRoots,
     /// What all threads share: the shared roots (reached through `Shared::roots` only).
     pub(crate) shared: Arc<Shared>,
-    /// `print` output not yet written to `sink`.
+    /// `print` output not yet written to the shared output (output.rs).
     pub(crate) out: Vec<u8>,
-    pub(crate) sink: Box<dyn Write>,
-    pub(crate) err_sink: Box<dyn Write>,
     pub(crate) natives: Vec<NativeEntry>,
     pub(crate) start: Instant,
     /// Off-heap scratch for building strings (concatenation) before interning.
@@ -120,35 +118,10 @@ impl VmCore {
             roots: ThreadRoots::new(),
             shared,
             out: Vec::with_capacity(FLUSH_AT + 1024),
-            sink: Box::new(std::io::stdout()),
-            err_sink: Box::new(std::io::stderr()),
             natives: Vec::new(),
             start: Instant::now(),
             scratch: Vec::new(),
         }
-    }
-
-    /// Writes buffered `print` output to the sink. The buffer is off-heap, so the write may
-    /// happen while compaction runs (design note §4.1). The write may block on a full pipe: it
-    /// runs in the native state so that a pause does not wait for the reader. Callable in the
-    /// middle of an instruction: a collection requested meanwhile stays pending (the flag
-    /// stays raised) until the next safepoint poll.
-    pub(crate) fn flush_out(&mut self) {
-        let VmCore {
-            heap,
-            roots,
-            out,
-            sink,
-            ..
-        } = self;
-        mutator::in_native_deferred(heap, roots, || {
-            if !out.is_empty() {
-                // Output errors (a closed pipe) are not Lox errors; like clox, carry on.
-                let _ = sink.write_all(out);
-                out.clear();
-            }
-            let _ = sink.flush();
-        });
     }
 
     /// The safepoint the dispatch loop takes when `should_yield` is set: another thread asked
@@ -164,7 +137,6 @@ impl VmCore {
     /// then resets the stack.
     #[cold]
     pub(crate) fn runtime_error(&mut self, msg: &[u8]) -> RuntimeError {
-        self.flush_out();
         let mut e = Vec::with_capacity(msg.len() + 64);
         e.extend_from_slice(msg);
         e.push(b'\n');
@@ -199,8 +171,7 @@ impl VmCore {
                 e.extend_from_slice(b"()\n");
             }
         }
-        let _ = self.err_sink.write_all(&e);
-        let _ = self.err_sink.flush();
+        self.write_error(&e);
         self.reset_stack();
         RuntimeError
     }
@@ -839,7 +810,9 @@ impl VmCore {
                         print_value(&mut self.out, *sp);
                         self.out.push(b'\n');
                         if self.out.len() >= FLUSH_AT {
-                            self.flush_out();
+                            // The thread's roots must be complete in the native state.
+                            save!();
+                            self.flush_lines();
                         }
                     }
                     op::JUMP => {
