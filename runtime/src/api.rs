@@ -263,14 +263,23 @@ impl Vm {
     pub fn get_global(&mut self, name: &str) -> Option<HostValue> {
         let bytes = name.as_bytes();
         let hash = crate::object::hash_bytes(bytes);
-        // SAFETY: tables read from roots (shared rule 2: by the only mutator); no safepoint
-        // until the value is copied out.
+        let core = &mut self.core;
+        let multi = core.shared.multi();
+        if multi {
+            core.lock_intern();
+        }
+        // SAFETY: the intern table is read under its lock or by the only mutator (shared rule
+        // 2). A weak lookup, but the key is only compared by identity and dropped before the
+        // next safepoint: it never becomes a strong reference, so it needs no shading.
+        let key =
+            unsafe { table::find_string((*core.shared.roots()).strings.entries, bytes, hash) };
+        if multi {
+            core.shared.intern_lock.unlock();
+        }
+        // SAFETY: the globals' entries are one word read without a lock (shared rule 3); no
+        // safepoint until the value is copied out.
         unsafe {
-            let shared = self.core.shared.roots();
-            // A weak lookup, but the key is only compared by identity and dropped before the
-            // next safepoint: it never becomes a strong reference, so it needs no shading.
-            let key = table::find_string((*shared).strings.entries, bytes, hash)?;
-            let v = table::get((*shared).globals.entries, key, hash)?;
+            let v = table::get((*core.shared.roots()).globals.entries, key?, hash)?;
             Some(HostValue::from_value(v))
         }
     }

@@ -12,10 +12,12 @@
 use crate::mutator;
 use crate::object::{self, field, header, tag, words, Obj, MAX_OBJECT_WORDS};
 use crate::shared::TableMeta;
+use crate::sync::TableLock;
 use crate::table;
 use crate::value::Value;
 use crate::vm::VmCore;
 use gc::{Address, OutOfMemory, WORD};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Where a table's count and entries live.
 #[derive(Copy, Clone)]
@@ -73,12 +75,28 @@ impl VmCore {
 
     /// The interned string with these contents, creating it if needed. `bytes` must not point
     /// into the heap (it would move under us): copy heap strings to a scratch buffer first.
+    /// While other threads run, the lookup and the insert are one step under the intern lock,
+    /// so equal strings made by two threads end as one string.
+    #[inline]
     pub(crate) fn intern(&mut self, bytes: &[u8]) -> Result<Value, OutOfMemory> {
+        if !self.shared.multi() {
+            return self.intern_exclusive(bytes);
+        }
+        self.lock_intern();
+        let r = self.intern_exclusive(bytes);
+        self.shared.intern_lock.unlock();
+        r
+    }
+
+    /// `intern` with the intern table to itself: the intern lock held (across the string's
+    /// allocation, a safepoint: shared rule 4), or the only mutator.
+    fn intern_exclusive(&mut self, bytes: &[u8]) -> Result<Value, OutOfMemory> {
         let hash = object::hash_bytes(bytes);
         let shared = self.shared.roots();
-        // SAFETY: shared rule 2: the intern table is read by the only mutator (each read of it
-        // below is by copy, re-read after every allocation); its entries come from a root and
-        // no safepoint intervenes before the lookup's result is used.
+        // SAFETY: shared rule 2: the intern table is read under the intern lock or by the only
+        // mutator (each read of it below is by copy, re-read after every allocation); its
+        // entries come from a root and no safepoint intervenes before the lookup's result is
+        // used.
         if let Some(s) = unsafe { table::find_string((*shared).strings.entries, bytes, hash) } {
             // The intern table holds its keys weakly: while a cycle marks, a string reachable
             // only from it may be unmarked, and would be swept from the table and freed while
@@ -178,6 +196,9 @@ impl VmCore {
         key: Value,
         value: Value,
     ) -> Result<bool, OutOfMemory> {
+        if self.shared.multi() {
+            return self.table_set_locked(t, key, value);
+        }
         let (count, entries) = self.table_meta(t);
         // SAFETY: entries read from a root or a live object just now.
         let cap = unsafe { table::capacity_of(entries) };
@@ -186,6 +207,66 @@ impl VmCore {
         } else {
             (t, key, value)
         };
+        Ok(self.insert_with_room(t, key, value))
+    }
+
+    /// `table_set` while other threads may write the same table: writers serialise on the
+    /// table's lock (sync.rs). A growth allocates the new array with the lock released (the
+    /// allocation may be a safepoint, which no header lock spans), then, under the lock again,
+    /// fills and publishes it if the table still has the capacity it was sized for (another
+    /// writer may have grown it meanwhile: then the array is dropped and the check repeats).
+    #[inline(never)]
+    fn table_set_locked(
+        &mut self,
+        t: TableRef,
+        key: Value,
+        value: Value,
+    ) -> Result<bool, OutOfMemory> {
+        let (which, owner) = match t {
+            TableRef::Globals => (TableLock::Globals, Value::NIL),
+            TableRef::Object(o) => (TableLock::Owner, o),
+        };
+        // The owner, the pair, and a grown array made outside the lock (nil until then).
+        let mut keep = [owner, key, value, Value::NIL];
+        loop {
+            keep = self.lock_table(which, keep);
+            let [owner, key, value, spare] = keep;
+            let t = match which {
+                TableLock::Globals => TableRef::Globals,
+                TableLock::Owner => TableRef::Object(owner),
+            };
+            let (count, entries) = self.table_meta(t);
+            // SAFETY: entries read from a root or a live object under the table's lock.
+            let cap = unsafe { table::capacity_of(entries) };
+            if table::needs_grow(count, cap) {
+                let capacity = table::grown_capacity(cap);
+                // SAFETY: `spare` is nil or an entries array (kept in the temp roots while
+                // waiting for the lock).
+                if unsafe { table::capacity_of(spare) } == capacity {
+                    // SAFETY: as above; the old array's keys are live strings (a strong table).
+                    // Filling `spare` needs no barrier although a safepoint may have passed
+                    // since its allocation: every word it overwrites is nil.
+                    let live = unsafe { table::rehash(entries, Obj::from_value(spare)) };
+                    self.set_table_meta(t, live, spare);
+                } else {
+                    self.unlock_table(which, owner);
+                    let n = object::entries_words(capacity);
+                    let (e, [owner, key, value]) = self.alloc_keep(n, [owner, key, value])?;
+                    e.set_word(0, header(tag::TABLE_ENTRIES, n));
+                    table::clear(e);
+                    keep = [owner, key, value, e.value()];
+                    continue;
+                }
+            }
+            let is_new = self.insert_with_room(t, key, value);
+            self.unlock_table(which, owner);
+            return Ok(is_new);
+        }
+    }
+
+    /// The insert of `table_set`, into a table with room for one more key.
+    #[inline(always)]
+    fn insert_with_room(&mut self, t: TableRef, key: Value, value: Value) -> bool {
         let (_, entries) = self.table_meta(t);
         // SAFETY: `key` is an interned string, live (the caller holds it in a root or it was
         // re-read after the growth).
@@ -197,7 +278,7 @@ impl VmCore {
         if grows {
             self.add_to_count(t, 1);
         }
-        Ok(is_new)
+        is_new
     }
 
     #[inline(never)]
@@ -249,17 +330,24 @@ impl VmCore {
 
     fn set_table_meta(&mut self, t: TableRef, count: usize, entries: Value) {
         match t {
-            // SAFETY: shared rule 2: the globals' writer; one store each.
-            TableRef::Globals => unsafe {
-                (*self.shared.roots()).globals = TableMeta { count, entries }
-            },
+            TableRef::Globals => {
+                let globals = self.shared.roots();
+                // SAFETY: shared rule 2: the globals' writer. The entries word is published with
+                // a release store, after the array was filled, for the readers of rule 3.
+                unsafe {
+                    (*globals).globals.count = count;
+                    AtomicU64::from_ptr(&raw mut (*globals).globals.entries.0)
+                        .store(entries.0, Ordering::Release);
+                }
+            }
             TableRef::Object(o) => {
                 // SAFETY: as in `table_meta`.
                 let o = unsafe { Obj::from_value(o) };
                 o.set_word(field::TABLE_COUNT, count as u64);
                 // The new array is black (allocated during marking, never traced): the old
                 // one must be shaded, or the entries only it still shows marking would miss.
-                o.store(&mut self.heap, field::TABLE_ENTRIES, entries);
+                // Published after it was filled, for readers without the lock.
+                o.publish(&mut self.heap, field::TABLE_ENTRIES, entries);
             }
         }
     }

@@ -15,6 +15,7 @@ pub mod compiler;
 pub mod disasm;
 mod heapops;
 mod load;
+mod locks;
 mod mutator;
 mod natives;
 pub mod numfmt;
@@ -24,6 +25,7 @@ mod print;
 pub mod roots;
 pub mod scanner;
 pub mod shared;
+mod sync;
 pub mod table;
 #[cfg(test)]
 mod tests;

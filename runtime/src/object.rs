@@ -1,7 +1,9 @@
 //! How Lox objects are laid out in the collected heap, and the collector's view of them
 //! (`LoxModel`, the `ObjectModel` implementation).
 //!
-//! Every object is a run of 8-byte words. Word 0 is the header: `size_in_words << 8 | tag`.
+//! Every object is a run of 8-byte words. Word 0 is the header: `size_in_words << 8 | tag`,
+//! plus bit 63, the lock bit of a table's writers (locks.rs), which every reading of the size
+//! masks out (`header_words`).
 //! The fields that follow are either raw integers (lengths, indices, hashes) or value words
 //! (NaN-boxed, see value.rs); `for_each_slot` reports exactly the value words. Layouts, by word:
 //!
@@ -24,8 +26,10 @@
 //! allocates.
 
 use crate::barrier::Barrier;
+use crate::locks::{HeaderLock, LOCK_BIT};
 use crate::value::Value;
 use gc::{Address, ObjectModel, SlotKind, WORD};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Object type tags (header bits 0..8). Zero is never a tag, so zeroed memory is not an object.
 pub mod tag {
@@ -90,6 +94,12 @@ pub const MAX_OBJECT_WORDS: usize = 1 << 48;
 pub fn header(tag: u32, words: usize) -> u64 {
     debug_assert!((1..MAX_OBJECT_WORDS).contains(&words));
     ((words as u64) << 8) | u64::from(tag)
+}
+
+/// The size in words a header word gives, whether or not its lock bit is set.
+#[inline(always)]
+pub fn header_words(h: u64) -> usize {
+    ((h & !LOCK_BIT) >> 8) as usize
 }
 
 /// Longest string, in bytes: a string keeps its length in 32 bits of its meta word.
@@ -162,7 +172,34 @@ impl Obj {
 
     #[inline(always)]
     pub fn size_words(self) -> usize {
-        (self.header() >> 8) as usize
+        header_words(self.header())
+    }
+
+    /// The header word as an atomic, for its lock bit.
+    #[inline(always)]
+    fn header_atomic<'a>(self) -> &'a AtomicU64 {
+        // SAFETY: the type invariant: word 0 of a live object, aligned to 8 bytes. Writers of
+        // the header only ever set or clear the lock bit, atomically (locks.rs); the
+        // collector's concurrent reads of it use only the size and tag bits, which no writer
+        // changes. The reference is used before the next safepoint (rule 2 of the constructors).
+        unsafe { AtomicU64::from_ptr(self.0) }
+    }
+
+    /// Takes the object's header lock if it is free (the writers' lock of its table).
+    #[inline(always)]
+    pub fn try_lock(self) -> bool {
+        HeaderLock::try_lock(self.header_atomic())
+    }
+
+    /// Releases the header lock, which the caller holds.
+    #[inline(always)]
+    pub fn unlock(self) {
+        HeaderLock::unlock(self.header_atomic())
+    }
+
+    /// Whether some thread holds the header lock.
+    pub fn is_locked(self) -> bool {
+        HeaderLock::is_locked(self.header_atomic())
     }
 
     #[inline(always)]
@@ -197,6 +234,18 @@ impl Obj {
     pub fn store<B: Barrier>(self, barrier: &mut B, i: usize, v: Value) {
         barrier.overwriting(self.word(i));
         self.set_word(i, v.0)
+    }
+
+    /// As [`Obj::store`], with a release store: a thread that reads the new word (without a
+    /// lock) sees every write made before it, e.g. a table entries array filled before being
+    /// published, or a table pair's value before its key.
+    #[inline(always)]
+    pub fn publish<B: Barrier>(self, barrier: &mut B, i: usize, v: Value) {
+        barrier.overwriting(self.word(i));
+        debug_assert!(i > 0 && i < self.size_words());
+        // SAFETY: word `i` of a live object (the type invariant), aligned; other threads read it
+        // as one word (shared rule 3).
+        unsafe { AtomicU64::from_ptr(self.0.add(i)) }.store(v.0, Ordering::Release);
     }
 
     /// Pointer to word `i` (for reading runs of values or bytes).
@@ -277,13 +326,13 @@ impl ObjectModel for LoxModel {
     unsafe fn size_bytes(obj: Address) -> usize {
         // SAFETY: rule 1 of this function: `obj` starts a well-formed object.
         let h = unsafe { *obj.as_ptr::<u64>() };
-        ((h >> 8) as usize) * WORD
+        header_words(h) * WORD
     }
 
     unsafe fn for_each_slot(obj: Address, f: &mut dyn FnMut(usize, SlotKind)) {
         // SAFETY: rule 1: the header is readable.
         let h = unsafe { *obj.as_ptr::<u64>() };
-        let size = (h >> 8) as usize;
+        let size = header_words(h);
         let strong = SlotKind::Strong;
         match (h & 0xff) as u32 {
             tag::FUNCTION => {
@@ -330,7 +379,7 @@ impl ObjectModel for LoxModel {
     ) {
         // SAFETY: rule 1: the header is readable.
         let h = unsafe { *obj.as_ptr::<u64>() };
-        let size = (h >> 8) as usize;
+        let size = header_words(h);
         let (lo, hi) = (words.start.max(1), words.end.min(size));
         match (h & 0xff) as u32 {
             tag::CLOSURE | tag::VALUE_ARRAY | tag::TABLE_ENTRIES => {
@@ -512,6 +561,28 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// A header whose lock bit is set reads as the same object to the collector.
+    #[test]
+    fn the_lock_bit_is_invisible_to_the_collector() {
+        for (t, words) in [(tag::INSTANCE, 4), (tag::CLASS, 4), (tag::UPVALUE, 4)] {
+            let mut plain = vec![0u64; words];
+            plain[0] = header(t, words);
+            let mut locked = plain.clone();
+            locked[0] |= LOCK_BIT;
+            assert_eq!(slots_of(&mut locked), slots_of(&mut plain));
+            let a = Address::from_ptr(locked.as_ptr());
+            // SAFETY: `locked` holds a well-formed object.
+            assert_eq!(unsafe { LoxModel::type_tag(a) }, t);
+            // SAFETY: as above.
+            let o = unsafe { Obj::from_address(a) };
+            assert_eq!((o.size_words(), o.tag()), (words, t));
+            assert!(o.is_locked());
+            o.unlock();
+            assert!(!o.is_locked() && o.try_lock() && !o.try_lock());
+            assert_eq!(o.header(), plain[0] | LOCK_BIT);
         }
     }
 

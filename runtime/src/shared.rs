@@ -21,10 +21,12 @@
 //!    new word, and an entries array is complete before it is published (heapops.rs). Every
 //!    other field is read under its lock, or by the only mutator while `multi` is off.
 //! 4. **Locks and pauses.** A thread waiting for one of these locks polls the safepoint flag
-//!    while it spins (vm.rs, `wait_for`), so a lock held across a safepoint (the intern lock
-//!    is, while the new string is allocated) never keeps a pause waiting.
+//!    while it spins (sync.rs), so a lock held across a safepoint (the intern lock is, while
+//!    the new string is allocated) never keeps a pause waiting. No thread waits for a lock
+//!    while holding another.
 
 use crate::code::CodeTable;
+use crate::locks::SpinLock;
 use crate::object::Obj;
 use crate::output::Output;
 use crate::table;
@@ -121,6 +123,13 @@ pub struct Shared {
     roots: UnsafeCell<SharedRoots>,
     /// More than one mutator thread is attached: table writers take their locks.
     multi: AtomicBool,
+    /// Writers of `globals` (shared rule 2).
+    pub(crate) globals_lock: SpinLock,
+    /// Readers and writers of `strings` and `strings_swept_live`: a lookup and the insert
+    /// that follows it are one step, so equal strings made by two threads are one string.
+    pub(crate) intern_lock: SpinLock,
+    /// Readers and writers of `code`.
+    pub(crate) code_lock: SpinLock,
     /// The output and error sinks, behind the output lock.
     pub output: Output,
 }
@@ -135,6 +144,9 @@ impl Shared {
         Shared {
             roots: UnsafeCell::new(SharedRoots::new()),
             multi: AtomicBool::new(false),
+            globals_lock: SpinLock::new(),
+            intern_lock: SpinLock::new(),
+            code_lock: SpinLock::new(),
             output: Output::new(),
         }
     }

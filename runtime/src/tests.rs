@@ -6,6 +6,7 @@
 
 mod barrier;
 mod limits;
+mod locking;
 mod output;
 
 use crate::api::{HostValue, InterpretError, Vm, VmOptions};
@@ -72,15 +73,41 @@ impl Harness {
     }
 }
 
-/// Runs `src` normally and under stress; both must print `expected`.
+/// Every configuration of `configs`, with table locks off (one thread) and on (as when
+/// several threads run: every table write takes its lock, uncontended here).
+fn configs_and_locking() -> impl Iterator<Item = (HeapConfig, bool)> {
+    configs()
+        .into_iter()
+        .flat_map(|cfg| [(cfg.clone(), false), (cfg, true)])
+}
+
+/// A harness for `cfg`, with the table locks taken if `locking`.
+fn locking_harness(cfg: HeapConfig, locking: bool) -> Harness {
+    let h = harness(cfg);
+    h.vm.core().shared.set_multi(locking);
+    h
+}
+
+/// No lock of the shared tables is left held.
+fn assert_unlocked(h: &Harness, what: &str) {
+    let s = &h.vm.core().shared;
+    assert!(
+        !s.globals_lock.is_locked() && !s.intern_lock.is_locked() && !s.code_lock.is_locked(),
+        "a lock left held ({what})"
+    );
+}
+
+/// Runs `src` normally and under stress, with and without table locks; all must print
+/// `expected`.
 fn check_program(src: &str, expected: &str) {
-    for cfg in configs() {
-        let what = label(&cfg);
-        let mut h = harness(cfg);
+    for (cfg, locking) in configs_and_locking() {
+        let what = format!("{}, locking {locking}", label(&cfg));
+        let mut h = locking_harness(cfg, locking);
         let r = h.run(src);
         assert_eq!(h.err.text(), "", "stderr ({what})");
         assert_eq!(r, Ok(()));
         assert_eq!(h.take_out(), expected, "{what}");
+        assert_unlocked(&h, &what);
     }
 }
 
@@ -189,10 +216,12 @@ fn arithmetic_and_printing() {
 }
 
 fn expect_runtime_error(src: &str, expected_err: &str) {
-    for cfg in configs() {
-        let mut h = harness(cfg);
+    for (cfg, locking) in configs_and_locking() {
+        let what = format!("{}, locking {locking}", label(&cfg));
+        let mut h = locking_harness(cfg, locking);
         assert_eq!(h.run(src), Err(InterpretError::Runtime));
-        assert_eq!(h.err.text(), expected_err);
+        assert_eq!(h.err.text(), expected_err, "{what}");
+        assert_unlocked(&h, &what);
         // The VM stays usable after an error.
         h.err.take();
         h.take_out();

@@ -137,6 +137,12 @@ impl VmCore {
     /// then resets the stack.
     #[cold]
     pub(crate) fn runtime_error(&mut self, msg: &[u8]) -> RuntimeError {
+        // The code table's line numbers are read under its lock while other threads may load
+        // code. Waiting for it may be a safepoint: everything below is read from the roots.
+        let multi = self.shared.multi();
+        if multi {
+            self.lock_code([]);
+        }
         let mut e = Vec::with_capacity(msg.len() + 64);
         e.extend_from_slice(msg);
         e.push(b'\n');
@@ -155,8 +161,8 @@ impl VmCore {
             // SAFETY: frames' closures are roots; no safepoint while reporting.
             let func =
                 unsafe { Obj::from_value(Obj::from_value(f.closure).get(field::CLOSURE_FUNCTION)) };
-            // SAFETY: shared rule 2: the code table is read by the only mutator; the reference
-            // dies before the next safepoint (none while reporting).
+            // SAFETY: shared rule 2: the code table is read under its lock or by the only
+            // mutator; the reference dies before the next safepoint (none while reporting).
             let code = unsafe { &(*self.shared.roots()).code };
             let entry = code.get(func.function_code_index() as u32);
             let at = (f.ip as usize).saturating_sub(1);
@@ -170,6 +176,9 @@ impl VmCore {
                 unsafe { print_string(&mut e, name) };
                 e.extend_from_slice(b"()\n");
             }
+        }
+        if multi {
+            self.shared.code_lock.unlock();
         }
         self.write_error(&e);
         self.reset_stack();
@@ -196,6 +205,11 @@ impl VmCore {
         unsafe { print_string(&mut m, name) };
         m.extend_from_slice(suffix);
         self.runtime_error(&m)
+    }
+
+    #[cold]
+    pub(crate) fn undefined_variable(&mut self, name: Value) -> RuntimeError {
+        self.error_with_name(b"Undefined variable '", name, b"'.")
     }
 
     #[cold]
@@ -693,7 +707,7 @@ impl VmCore {
                         match table::get(globals, name, hash) {
                             Some(v) => push!(v),
                             None => {
-                                fail!(self.error_with_name(b"Undefined variable '", name, b"'."))
+                                fail!(self.undefined_variable(name))
                             }
                         }
                     }
@@ -706,11 +720,17 @@ impl VmCore {
                     }
                     op::SET_GLOBAL => {
                         let name = constant!();
-                        let hash = Obj::from_value(name).string_hash();
                         let v = peek!(0);
-                        let entries = (*self.shared.roots()).globals.entries;
-                        if !table::set_existing(entries, name, hash, v, &mut self.heap) {
-                            fail!(self.error_with_name(b"Undefined variable '", name, b"'."));
+                        if self.shared.multi() {
+                            save!();
+                            self.set_global_locked(name, v)?;
+                            reload!();
+                        } else {
+                            let hash = Obj::from_value(name).string_hash();
+                            let entries = (*self.shared.roots()).globals.entries;
+                            if !table::set_existing(entries, name, hash, v, &mut self.heap) {
+                                fail!(self.undefined_variable(name));
+                            }
                         }
                     }
                     op::GET_UPVALUE => {
