@@ -311,10 +311,13 @@ impl Obj {
         (self.word(field::FUNCTION_META) >> 32) as usize
     }
 
-    /// Number of key/value pairs an entries array holds.
+    /// Number of key/value pairs an entries array holds. An entries array is never locked
+    /// (only the table's owner is), so its size is read without masking the lock bit: this is
+    /// on the path of every table lookup.
     #[inline(always)]
     pub fn entries_capacity(self) -> usize {
-        (self.size_words() - field::ENTRIES_START) / 2
+        debug_assert!(!self.is_locked());
+        ((self.header() >> 8) as usize - field::ENTRIES_START) / 2
     }
 }
 
