@@ -29,6 +29,7 @@ mod sync;
 pub mod table;
 #[cfg(test)]
 mod tests;
+mod upvalues;
 pub mod value;
 pub mod verify;
 pub mod vm;

@@ -13,7 +13,7 @@
 //! | Function      | arity \| upvals<<8 \| max_stack<<16 \| code<<32 | name (value) | constants (value) | 4: code pointer |
 //! | Native        | index into the VM's natives |              |                |               |
 //! | Closure       | function (value)          | upvalue 0 (value) …             |               |
-//! | Upvalue       | stack index, or CLOSED    | closed value   | next open upvalue (value)      |
+//! | Upvalue       | stack slot address, or CLOSED | closed value | next open upvalue (value)   |
 //! | Class         | name (value)              | methods count  | methods entries (value)        |
 //! | Instance      | class (value)             | fields count   | fields entries (value)         |
 //! | BoundMethod   | receiver (value)          | method (value) |                |               |
@@ -60,7 +60,9 @@ pub mod field {
     pub const NATIVE_INDEX: usize = 1;
     pub const CLOSURE_FUNCTION: usize = 1;
     pub const CLOSURE_UPVALUES: usize = 2;
-    pub const UPVALUE_INDEX: usize = 1;
+    /// Address of the variable's stack slot while the upvalue is open (a raw word: the owner
+    /// thread's stack is off-heap), or `UPVALUE_CLOSED` (upvalues.rs).
+    pub const UPVALUE_SLOT: usize = 1;
     pub const UPVALUE_CLOSED: usize = 2;
     pub const UPVALUE_NEXT: usize = 3;
     /// Class and Instance share the table layout: the owner's name/class, then count, entries.
@@ -84,7 +86,7 @@ pub mod words {
     pub const BOUND_METHOD: usize = 3;
 }
 
-/// `UPVALUE_INDEX` of a closed upvalue.
+/// `UPVALUE_SLOT` of a closed upvalue.
 pub const UPVALUE_CLOSED: u64 = u64::MAX;
 
 /// Largest object, in words, the header can describe (and far beyond any heap).

@@ -17,6 +17,8 @@ pub const FRAMES_MAX: usize = 10_000;
 /// Value stack slots: one full frame (256 slots) per call level. The memory is reserved zeroed
 /// (zero is the number 0, not a reference) and touched only as deep as programs go.
 pub const STACK_SLOTS: usize = FRAMES_MAX * 256;
+/// Bytes of a value stack.
+pub const STACK_BYTES: usize = STACK_SLOTS * std::mem::size_of::<Value>();
 
 /// One active call. Holds its closure as a root and an instruction offset, never a pointer.
 #[derive(Copy, Clone, Debug)]
@@ -42,8 +44,6 @@ pub struct Stack {
 }
 
 impl Stack {
-    const BYTES: usize = STACK_SLOTS * std::mem::size_of::<Value>();
-
     /// Maps the stack as fresh anonymous memory: its pages are zero and cost nothing until a
     /// deep call touches them (an allocator's zeroed block may be memset eagerly).
     pub fn new() -> Stack {
@@ -52,7 +52,7 @@ impl Stack {
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                Stack::BYTES,
+                STACK_BYTES,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
@@ -118,7 +118,7 @@ impl Drop for Stack {
     fn drop(&mut self) {
         // SAFETY: mapped in `new` with this length, unmapped once; no pointer into the stack
         // outlives the VM that owns it.
-        unsafe { libc::munmap(self.base.as_ptr() as *mut libc::c_void, Stack::BYTES) };
+        unsafe { libc::munmap(self.base.as_ptr() as *mut libc::c_void, STACK_BYTES) };
     }
 }
 

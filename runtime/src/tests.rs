@@ -8,6 +8,7 @@ mod barrier;
 mod limits;
 mod locking;
 mod output;
+mod upvalues;
 
 use crate::api::{HostValue, InterpretError, Vm, VmOptions};
 use crate::captured::Captured;
@@ -279,6 +280,29 @@ fn runtime_errors_print_a_trace() {
         "var NotAClass = 1;\nclass B < NotAClass {}",
         "Superclass must be a class.\n[line 2] in script\n",
     );
+}
+
+/// A runtime error closes the open upvalues of the frames it unwinds: a closure that escaped
+/// keeps its variable as it was at the error, not whatever later reuses the stack slot.
+#[test]
+fn an_error_closes_the_upvalues_of_the_frames_it_unwinds() {
+    let first = "var get; var set;\n\
+                 fun f() { var x = \"before\"; fun g() { return x; } fun s(v) { x = v; }\n\
+                 get = g; set = s; x = \"at \" + \"error\"; nil(); }\nf();";
+    let second = "var a = \"slot\"; var b = \"reused\";\n\
+                  fun h(p, q, r) { return get(); }\nprint h(a, b, a);\n\
+                  set(\"after\"); print get();";
+    for (cfg, locking) in configs_and_locking() {
+        let what = format!("{}, locking {locking}", label(&cfg));
+        let mut h = locking_harness(cfg, locking);
+        assert_eq!(h.run(first), Err(InterpretError::Runtime), "{what}");
+        assert_eq!(
+            h.err.take(),
+            "Can only call functions and classes.\n[line 3] in f()\n[line 4] in script\n"
+        );
+        assert_eq!(h.run(second), Ok(()), "{what}: {}", h.err.text());
+        assert_eq!(h.take_out(), "at error\nafter\n", "{what}");
+    }
 }
 
 #[test]

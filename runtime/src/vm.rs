@@ -27,6 +27,7 @@ use crate::print::{print_string, print_value};
 use crate::roots::{Frame, ThreadRoots, FRAMES_MAX, STACK_SLOTS};
 use crate::shared::Shared;
 use crate::table;
+use crate::upvalues::in_stack;
 use crate::value::Value;
 use gc::{Heap, OutOfMemory};
 use std::io::Write;
@@ -185,7 +186,12 @@ impl VmCore {
         RuntimeError
     }
 
+    /// Empties the stack after an error. Open upvalues are closed first: a closure that
+    /// escaped (into a global, or to another thread) keeps the value its variable had, and no
+    /// upvalue is left naming a slot of a stack that is reused, or unmapped when the thread
+    /// ends (upvalues.rs).
     pub(crate) fn reset_stack(&mut self) {
+        self.close_upvalues(0);
         self.roots.stack.top = 0;
         self.roots.frames.clear();
         self.roots.open_upvalues = Value::NIL;
@@ -736,21 +742,31 @@ impl VmCore {
                     op::GET_UPVALUE => {
                         let i = usize::from(byte!());
                         let u = Obj::from_value(closure.get(field::CLOSURE_UPVALUES + i));
-                        let at = u.word(field::UPVALUE_INDEX);
-                        push!(if at == UPVALUE_CLOSED {
+                        let slot = u.word(field::UPVALUE_SLOT);
+                        let v = if slot == UPVALUE_CLOSED {
                             u.get(field::UPVALUE_CLOSED)
+                        } else if in_stack(slot, stack_base) {
+                            *(slot as usize as *const Value)
                         } else {
-                            *stack_base.add(at as usize)
-                        });
+                            save!();
+                            let v = self.get_foreign_upvalue(i);
+                            reload!();
+                            v
+                        };
+                        push!(v);
                     }
                     op::SET_UPVALUE => {
                         let i = usize::from(byte!());
                         let u = Obj::from_value(closure.get(field::CLOSURE_UPVALUES + i));
-                        let at = u.word(field::UPVALUE_INDEX);
-                        if at == UPVALUE_CLOSED {
+                        let slot = u.word(field::UPVALUE_SLOT);
+                        if slot == UPVALUE_CLOSED {
                             u.store(&mut self.heap, field::UPVALUE_CLOSED, peek!(0));
+                        } else if in_stack(slot, stack_base) {
+                            *(slot as usize as *mut Value) = peek!(0);
                         } else {
-                            *stack_base.add(at as usize) = peek!(0);
+                            save!();
+                            self.set_foreign_upvalue(i, peek!(0));
+                            reload!();
                         }
                     }
                     op::GET_PROPERTY => {
