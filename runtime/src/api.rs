@@ -117,12 +117,10 @@ impl Vm {
             .map_err(|_| "out of memory creating the VM".to_string())?;
         // SAFETY: shared rule 2: written once, before any other thread exists.
         unsafe { (*core.shared.roots()).init_string = init };
-        core.define_native(NativeEntry {
-            name: "clock".into(),
-            arity: None,
-            kind: NativeKind::Clock,
-        })
-        .map_err(|_| "out of memory creating the VM".to_string())?;
+        for entry in crate::natives::builtins() {
+            core.define_native(entry)
+                .map_err(|_| "out of memory creating the VM".to_string())?;
+        }
         Ok(Vm { core })
     }
 
@@ -300,6 +298,13 @@ impl Vm {
         Ok(())
     }
 
+    /// Whether a Lox thread the program started ended with a runtime error that no `join` saw
+    /// (its message and trace were reported when it failed); the `lox` command then exits
+    /// with status 70 although the main script succeeded.
+    pub fn thread_failed_unjoined(&self) -> bool {
+        self.core.shared.unjoined_failures() > 0
+    }
+
     /// Bytes of heap in use (allocated since the last collection, plus survivors).
     pub fn heap_used_bytes(&self) -> usize {
         self.core.heap.used_bytes()
@@ -310,6 +315,10 @@ impl Vm {
 impl Vm {
     pub(crate) fn core(&self) -> &VmCore {
         &self.core
+    }
+
+    pub(crate) fn core_mut(&mut self) -> &mut VmCore {
+        &mut self.core
     }
 }
 

@@ -21,6 +21,7 @@
 //! | TableEntries  | key 0, value 0, key 1, value 1 … (all strong)                  |               |
 //! | WeakEntries   | the same, but keys are weak (the string intern table)          |               |
 //! | Filler        | (dead space, any size)    |                |                |               |
+//! | Lock, Thread  | index into a side table of `SharedRoots` (sidetable.rs)    |               |
 //!
 //! `Obj` is a raw object pointer for use strictly between two safepoints; this module never
 //! allocates.
@@ -45,6 +46,8 @@ pub mod tag {
     pub const TABLE_ENTRIES: u32 = 10;
     pub const WEAK_ENTRIES: u32 = 11;
     pub const FILLER: u32 = 12;
+    pub const LOCK: u32 = 13;
+    pub const THREAD: u32 = 14;
 }
 
 /// Word indices of fields, by type.
@@ -74,6 +77,8 @@ pub mod field {
     pub const BOUND_METHOD: usize = 2;
     pub const ARRAY_VALUES: usize = 1;
     pub const ENTRIES_START: usize = 1;
+    /// Lock and Thread: the index of the object's side-table entry (a raw word).
+    pub const SIDE_INDEX: usize = 1;
 }
 
 /// Words of the fixed-size objects.
@@ -84,6 +89,8 @@ pub mod words {
     pub const CLASS: usize = 4;
     pub const INSTANCE: usize = 4;
     pub const BOUND_METHOD: usize = 3;
+    /// Lock and Thread.
+    pub const SIDE_OBJECT: usize = 2;
 }
 
 /// `UPVALUE_SLOT` of a closed upvalue.
@@ -369,7 +376,7 @@ impl ObjectModel for LoxModel {
                     i += 2;
                 }
             }
-            // Strings, natives and fillers hold no references.
+            // Strings, natives, fillers, locks and threads hold no references.
             _ => {}
         }
     }
@@ -458,6 +465,8 @@ pub fn tag_name(t: u32) -> &'static str {
         tag::TABLE_ENTRIES => "table_entries",
         tag::WEAK_ENTRIES => "weak_entries",
         tag::FILLER => "filler",
+        tag::LOCK => "lock",
+        tag::THREAD => "thread",
         _ => "unknown",
     }
 }
@@ -500,6 +509,10 @@ mod tests {
         assert_eq!(slots_of(&mut f), strong(&[2, 3]));
         let mut n = vec![header(tag::NATIVE, 2), 0];
         assert!(slots_of(&mut n).is_empty());
+        let mut l = vec![header(tag::LOCK, 2), 0];
+        assert!(slots_of(&mut l).is_empty());
+        let mut t = vec![header(tag::THREAD, 2), 0];
+        assert!(slots_of(&mut t).is_empty());
         let mut c = vec![header(tag::CLOSURE, 4), 0, 0, 0];
         assert_eq!(slots_of(&mut c), strong(&[1, 2, 3]));
         let mut u = vec![header(tag::UPVALUE, 4), 0, 0, 0];
@@ -543,6 +556,8 @@ mod tests {
             tag::VALUE_ARRAY,
             tag::TABLE_ENTRIES,
             tag::WEAK_ENTRIES,
+            tag::LOCK,
+            tag::THREAD,
         ];
         for t in types {
             for words in 1..12usize {

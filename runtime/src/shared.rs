@@ -1,6 +1,7 @@
 //! What every thread of one Lox program shares, off the heap: the shared half of the roots
-//! (`SharedRoots`: globals, the string intern table, the code table, the "init" string), the
-//! output sinks (output.rs) and the flag saying whether more than one mutator thread is attached (`multi`), which decides
+//! (`SharedRoots`: globals, the string intern table, the code table, the "init" string, the
+//! side tables of Lock and Thread objects), the natives, the output sinks (output.rs) and the
+//! flag saying whether more than one mutator thread is attached (`multi`), which decides
 //! whether table writers take their locks.
 //!
 //! `Shared` lives in an `Arc` that each thread's VM holds. It is `Sync` by the rules below,
@@ -14,8 +15,8 @@
 //!    does not touch `SharedRoots` at all.
 //! 2. **Writers.** Outside pauses a field of `SharedRoots` is written only by a mutator that
 //!    holds the lock covering it (`globals`: the globals lock; `strings` and
-//!    `strings_swept_live`: the intern lock; `code`: the code lock), or by the only mutator
-//!    while `multi` is off. `init_string` is written once, before a second thread exists.
+//!    `strings_swept_live`: the intern lock; `code`: the code lock; `threads` and `locks`: the
+//!    side lock), or by the only mutator while `multi` is off. `init_string` is written once, before a second thread exists.
 //! 3. **Readers.** The globals' entries array and `init_string` are read without a lock:
 //!    each is one aligned word written with one store, so a racing reader gets the old or the
 //!    new word, and an entries array is complete before it is published (heapops.rs). Every
@@ -27,13 +28,19 @@
 
 use crate::code::CodeTable;
 use crate::locks::SpinLock;
+use crate::lox_lock::LockState;
+use crate::natives::NativeEntry;
 use crate::object::Obj;
 use crate::output::Output;
+use crate::sidetable::SideTable;
 use crate::table;
+use crate::threads::ThreadEntry;
 use crate::value::Value;
 use gc::{Address, RootSet};
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 /// Count and entry array of a table that lives outside any object.
 #[derive(Copy, Clone, Debug)]
@@ -62,6 +69,11 @@ pub struct SharedRoots {
     pub init_string: Value,
     /// Off-heap bytecode, with weak links to the owning functions.
     pub code: CodeTable,
+    /// Lox threads (threads.rs): weak links to the Thread objects; each entry's function and
+    /// result are strong roots.
+    pub threads: SideTable<ThreadEntry>,
+    /// Lox locks (lox_lock.rs), with weak links to the Lock objects.
+    pub locks: SideTable<Arc<LockState>>,
 }
 
 impl SharedRoots {
@@ -72,6 +84,8 @@ impl SharedRoots {
             strings_swept_live: None,
             init_string: Value::NIL,
             code: CodeTable::new(),
+            threads: SideTable::default(),
+            locks: SideTable::default(),
         }
     }
 }
@@ -88,10 +102,17 @@ impl RootSet for SharedRoots {
         visit_value(v, &mut self.globals.entries);
         visit_value(v, &mut self.strings.entries);
         visit_value(v, &mut self.init_string);
+        for t in self.threads.data_mut() {
+            for slot in t.roots() {
+                visit_value(v, slot);
+            }
+        }
     }
 
     fn visit_weak_roots(&mut self, v: &mut dyn FnMut(&mut u64)) {
         self.code.visit_owners(&mut |slot| visit_value(v, slot));
+        self.threads.visit_owners(&mut |slot| visit_value(v, slot));
+        self.locks.visit_owners(&mut |slot| visit_value(v, slot));
     }
 
     fn sweep_weak(&mut self, is_live: &dyn Fn(Address) -> bool) {
@@ -115,6 +136,10 @@ impl RootSet for SharedRoots {
             self.strings_swept_live = Some(kept);
         }
         self.code.sweep(is_live);
+        self.threads.sweep(is_live, ThreadEntry::pinned);
+        // A lock that died while held (or waited for) has no one left to wait for it: a waiter
+        // holds the Lock object on its stack.
+        self.locks.sweep(is_live, |_| false);
     }
 }
 
@@ -130,6 +155,15 @@ pub struct Shared {
     pub(crate) intern_lock: SpinLock,
     /// Readers and writers of `code`.
     pub(crate) code_lock: SpinLock,
+    /// Readers and writers of `threads` and `locks`.
+    pub(crate) side_lock: SpinLock,
+    /// Functions implemented in Rust, by the index a Native object holds. Appended to only.
+    pub(crate) natives: RwLock<Vec<NativeEntry>>,
+    /// When the program started (`clock()` counts from here, in every thread).
+    pub(crate) start: Instant,
+    next_thread_id: AtomicU64,
+    /// Threads that ended with a runtime error no `join` has seen (exit status 70).
+    unjoined_failures: AtomicUsize,
     /// The output and error sinks, behind the output lock.
     pub output: Output,
 }
@@ -147,6 +181,11 @@ impl Shared {
             globals_lock: SpinLock::new(),
             intern_lock: SpinLock::new(),
             code_lock: SpinLock::new(),
+            side_lock: SpinLock::new(),
+            natives: RwLock::new(Vec::new()),
+            start: Instant::now(),
+            next_thread_id: AtomicU64::new(1),
+            unjoined_failures: AtomicUsize::new(0),
             output: Output::new(),
         }
     }
@@ -172,6 +211,26 @@ impl Shared {
     /// writes lock too.
     pub fn set_multi(&self, on: bool) {
         self.multi.store(on, Ordering::Release);
+    }
+
+    /// A new thread's id (for lock ownership): 1 for the first VM, never 0.
+    pub fn new_thread_id(&self) -> u64 {
+        self.next_thread_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A thread ended with a runtime error.
+    pub(crate) fn note_thread_failure(&self) {
+        self.unjoined_failures.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A join saw a failed thread for the first time.
+    pub(crate) fn note_failure_joined(&self) {
+        self.unjoined_failures.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Whether some thread ended with a runtime error that no join has seen.
+    pub fn unjoined_failures(&self) -> usize {
+        self.unjoined_failures.load(Ordering::Acquire)
     }
 }
 

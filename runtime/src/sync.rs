@@ -107,6 +107,28 @@ impl VmCore {
         }
     }
 
+    /// Takes the side tables' lock while other threads run; returns whether it did (the
+    /// argument of `unlock_side`) and `keep`, re-read if waiting was a safepoint.
+    pub(crate) fn lock_side<const N: usize>(&mut self, keep: [Value; N]) -> (bool, [Value; N]) {
+        if !self.shared.multi() {
+            return (false, keep);
+        }
+        if self.shared.side_lock.try_lock() {
+            return (true, keep);
+        }
+        (
+            true,
+            self.wait_for(keep, |shared, _| shared.side_lock.try_lock()),
+        )
+    }
+
+    /// Releases what `lock_side` took.
+    pub(crate) fn unlock_side(&self, locked: bool) {
+        if locked {
+            self.shared.side_lock.unlock();
+        }
+    }
+
     /// `SET_GLOBAL` while other threads may write the globals: the store under the globals'
     /// lock, since a growth racing with it could copy the old value into the new array after
     /// the store and lose it. A safepoint. Reports the error for an undefined variable.

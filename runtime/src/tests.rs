@@ -8,6 +8,7 @@ mod barrier;
 mod limits;
 mod locking;
 mod output;
+mod threads;
 mod upvalues;
 
 use crate::api::{HostValue, InterpretError, Vm, VmOptions};

@@ -21,7 +21,6 @@
 
 use crate::heapops::TableRef;
 use crate::mutator;
-use crate::natives::{NativeEntry, NativeKind};
 use crate::object::{self, field, tag, LoxModel, Obj, UPVALUE_CLOSED};
 use crate::print::{print_string, print_value};
 use crate::roots::{Frame, ThreadRoots, FRAMES_MAX, STACK_SLOTS};
@@ -32,7 +31,6 @@ use crate::value::Value;
 use gc::{Heap, OutOfMemory};
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Print output is written out (its complete lines) when the buffer passes this size.
 pub const FLUSH_AT: usize = 1 << 16;
@@ -96,8 +94,8 @@ pub struct VmCore {
     pub(crate) shared: Arc<Shared>,
     /// `print` output not yet written to the shared output (output.rs).
     pub(crate) out: Vec<u8>,
-    pub(crate) natives: Vec<NativeEntry>,
-    pub(crate) start: Instant,
+    /// This thread's id (the holder a Lox lock records).
+    pub(crate) thread_id: u64,
     /// Off-heap scratch for building strings (concatenation) before interning.
     pub(crate) scratch: Vec<u8>,
 }
@@ -117,10 +115,9 @@ impl VmCore {
         VmCore {
             heap,
             roots: ThreadRoots::new(),
+            thread_id: shared.new_thread_id(),
             shared,
             out: Vec::with_capacity(FLUSH_AT + 1024),
-            natives: Vec::new(),
-            start: Instant::now(),
             scratch: Vec::new(),
         }
     }
@@ -199,7 +196,7 @@ impl VmCore {
     }
 
     #[cold]
-    fn out_of_memory(&mut self) -> RuntimeError {
+    pub(crate) fn out_of_memory(&mut self) -> RuntimeError {
         self.runtime_error(b"Out of memory.")
     }
 
@@ -219,7 +216,12 @@ impl VmCore {
     }
 
     #[cold]
-    fn arity_error(&mut self, expected: usize, got: usize) -> RuntimeError {
+    pub(crate) fn undefined_property(&mut self, name: Value) -> RuntimeError {
+        self.error_with_name(b"Undefined property '", name, b"'.")
+    }
+
+    #[cold]
+    pub(crate) fn arity_error(&mut self, expected: usize, got: usize) -> RuntimeError {
         let m = format!("Expected {expected} arguments but got {got}.");
         self.runtime_error(m.as_bytes())
     }
@@ -228,7 +230,10 @@ impl VmCore {
     pub(crate) fn execute(&mut self, closure: Value) -> Result<(), RuntimeError> {
         self.roots.stack.push(closure);
         self.call_closure(closure, 0)?;
-        self.run()
+        self.run()?;
+        // The script's result (nil).
+        self.roots.stack.pop();
+        Ok(())
     }
 
     /// Pushes a frame for `closure` with `argc` arguments on the stack above it.
@@ -258,7 +263,7 @@ impl VmCore {
     }
 
     /// Calls whatever `callee` is, with `argc` arguments above it on the stack. A safepoint.
-    fn call_value(&mut self, callee: Value, argc: usize) -> Result<(), RuntimeError> {
+    pub(crate) fn call_value(&mut self, callee: Value, argc: usize) -> Result<(), RuntimeError> {
         if callee.is_object() {
             // SAFETY: read from the stack since the last safepoint.
             let o = unsafe { Obj::from_value(callee) };
@@ -302,43 +307,6 @@ impl VmCore {
         Err(self.runtime_error(b"Can only call functions and classes."))
     }
 
-    fn call_native(&mut self, index: usize, argc: usize) -> Result<(), RuntimeError> {
-        let (arity, kind) = {
-            let e: &NativeEntry = &self.natives[index];
-            (e.arity, e.kind)
-        };
-        if let Some(a) = arity {
-            if usize::from(a) != argc {
-                return Err(self.arity_error(usize::from(a), argc));
-            }
-        }
-        let result = match kind {
-            NativeKind::Clock => Value::number(self.start.elapsed().as_secs_f64()),
-            NativeKind::Host(f) => {
-                let top = self.roots.stack.top;
-                let args: Vec<_> = (top - argc..top)
-                    // SAFETY: stack values are live and current.
-                    .map(|i| unsafe { crate::api::HostValue::from_value(self.roots.stack.get(i)) })
-                    .collect();
-                // The host function runs outside the VM (it sees only copies): a pause does
-                // not wait for it. A collection requested meanwhile runs right after, before
-                // its result is interned.
-                let r =
-                    mutator::in_native(&mut self.heap, &mut self.roots, &self.shared, || f(&args));
-                match r {
-                    Ok(h) => match self.host_to_value(h) {
-                        Ok(v) => v,
-                        Err(OutOfMemory) => return Err(self.out_of_memory()),
-                    },
-                    Err(msg) => return Err(self.runtime_error(msg.as_bytes())),
-                }
-            }
-        };
-        self.roots.stack.top -= argc + 1;
-        self.roots.stack.push(result);
-        Ok(())
-    }
-
     /// Looks `name` up in `class`'s methods and calls it with `argc` arguments.
     fn invoke_from_class(
         &mut self,
@@ -366,6 +334,9 @@ impl VmCore {
         let receiver = self.roots.stack.peek(argc);
         // SAFETY: from the stack, current.
         if !unsafe { is_obj_type(receiver, tag::INSTANCE) } {
+            if self.invoke_builtin(name, argc)? {
+                return Ok(());
+            }
             return Err(self.runtime_error(b"Only instances have methods."));
         }
         // SAFETY: as above; name is a live constant.
@@ -524,7 +495,8 @@ impl VmCore {
         Ok(operands)
     }
 
-    /// Runs until the frame that was on top when `run` was entered returns.
+    /// Runs until the frame that was on top when `run` was entered returns, leaving its result
+    /// in place of its callee on the stack.
     pub(crate) fn run(&mut self) -> Result<(), RuntimeError> {
         let stop_depth = self.roots.frames.len() - 1;
         let stack_base = self.roots.stack.base_ptr();
@@ -927,7 +899,9 @@ impl VmCore {
                             self.close_upvalues(f.base as usize);
                         }
                         if self.roots.frames.len() == stop_depth {
-                            self.roots.stack.top = f.base as usize;
+                            // The result replaces the callee, as for any call.
+                            *stack_base.add(f.base as usize) = result;
+                            self.roots.stack.top = f.base as usize + 1;
                             return Ok(());
                         }
                         sp = stack_base.add(f.base as usize);
