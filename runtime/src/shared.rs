@@ -16,7 +16,8 @@
 //! 2. **Writers.** Outside pauses a field of `SharedRoots` is written only by a mutator that
 //!    holds the lock covering it (`globals`: the globals lock; `strings` and
 //!    `strings_swept_live`: the intern lock; `code`: the code lock; `threads` and `locks`: the
-//!    side lock), or by the only mutator while `multi` is off. `init_string` is written once, before a second thread exists.
+//!    side lock), or by the only mutator while `multi` is off. `init_string` is written once,
+//!    before a second thread exists.
 //! 3. **Readers.** The globals' entries array and `init_string` are read without a lock:
 //!    each is one aligned word written with one store, so a racing reader gets the old or the
 //!    new word, and an entries array is complete before it is published (heapops.rs). Every
