@@ -18,10 +18,11 @@ use crate::load::LoadError;
 use crate::natives::{NativeEntry, NativeKind};
 use crate::object::{tag, LoxModel, Obj};
 use crate::print::print_value;
+use crate::shared::Shared;
 use crate::table;
 use crate::value::Value;
 use crate::vm::VmCore;
-use gc::{HeapConfig, Mutator};
+use gc::{Heap, HeapConfig};
 use std::io::Write;
 
 /// Settings of a VM.
@@ -107,18 +108,18 @@ pub struct Vm {
 impl Vm {
     /// Creates a VM (reserving its heap) with the `clock` native defined.
     pub fn new(options: VmOptions) -> Result<Vm, String> {
-        let heap = Mutator::<LoxModel>::new_heap(options.heap).map_err(|e| e.to_string())?;
-        let mut core = VmCore::new(heap);
+        let heap = Heap::<LoxModel>::new(options.heap).map_err(|e| e.to_string())?;
+        let shared = Shared::new(heap.clone());
+        let mut core = VmCore::new(heap.attach(), shared);
         let init = core
             .intern(b"init")
             .map_err(|_| "out of memory creating the VM".to_string())?;
-        core.roots.init_string = init;
-        core.define_native(NativeEntry {
-            name: "clock".into(),
-            arity: None,
-            kind: NativeKind::Clock,
-        })
-        .map_err(|_| "out of memory creating the VM".to_string())?;
+        // SAFETY: shared rule 2: written once, before any other thread exists.
+        unsafe { (*core.shared.roots()).init_string = init };
+        for entry in crate::natives::builtins() {
+            core.define_native(entry)
+                .map_err(|_| "out of memory creating the VM".to_string())?;
+        }
         Ok(Vm { core })
     }
 
@@ -128,14 +129,12 @@ impl Vm {
         let proto = match crate::compiler::compile(source) {
             Ok(p) => p,
             Err(e) => {
-                self.core.flush_out();
                 let mut text = Vec::new();
                 for line in &e.errors {
                     text.extend_from_slice(line.as_bytes());
                     text.push(b'\n');
                 }
-                let _ = self.core.err_sink.write_all(&text);
-                let _ = self.core.err_sink.flush();
+                self.core.write_error(&text);
                 return Err(InterpretError::Compile);
             }
         };
@@ -160,16 +159,15 @@ impl Vm {
             .execute(closure)
             .map_err(|_| InterpretError::Runtime);
         if self.core.out.len() >= crate::vm::FLUSH_AT {
-            self.core.flush_out();
+            self.core.flush_lines();
         }
         r
     }
 
     fn report(&mut self, msg: &[u8]) {
-        self.core.flush_out();
-        let _ = self.core.err_sink.write_all(msg);
-        let _ = self.core.err_sink.write_all(b"\n");
-        let _ = self.core.err_sink.flush();
+        let mut text = msg.to_vec();
+        text.push(b'\n');
+        self.core.write_error(&text);
     }
 
     /// Writes buffered `print` output to the output sink. Call before reading interactive
@@ -178,15 +176,16 @@ impl Vm {
         self.core.flush_out();
     }
 
-    /// Sends `print` output to `w` instead of stdout (after flushing what is buffered).
-    pub fn set_output(&mut self, w: Box<dyn Write>) {
+    /// Sends `print` output to `w` instead of stdout (after flushing what is buffered). The
+    /// sink is shared by every thread of the program, hence `Send`.
+    pub fn set_output(&mut self, w: Box<dyn Write + Send>) {
         self.core.flush_out();
-        self.core.sink = w;
+        self.core.shared.output.set_out(w);
     }
 
     /// Sends error messages and stack traces to `w` instead of stderr.
-    pub fn set_error_output(&mut self, w: Box<dyn Write>) {
-        self.core.err_sink = w;
+    pub fn set_error_output(&mut self, w: Box<dyn Write + Send>) {
+        self.core.shared.output.set_err(w);
     }
 
     /// The collector's statistics as JSON. A concurrent compaction may still be running: call
@@ -241,7 +240,8 @@ impl Vm {
 
     /// Runs a full collection now.
     pub fn collect_garbage(&mut self) {
-        self.core.heap.collect(&mut self.core.roots);
+        let core = &mut self.core;
+        core.heap.collect(&mut core.roots);
     }
 
     /// Defines the global `name` as a native function. `arity: None` accepts any number of
@@ -265,12 +265,23 @@ impl Vm {
     pub fn get_global(&mut self, name: &str) -> Option<HostValue> {
         let bytes = name.as_bytes();
         let hash = crate::object::hash_bytes(bytes);
-        // SAFETY: tables read from roots; no safepoint until the value is copied out.
+        let core = &mut self.core;
+        let multi = core.shared.multi();
+        if multi {
+            core.lock_intern();
+        }
+        // SAFETY: the intern table is read under its lock or by the only mutator (shared rule
+        // 2). A weak lookup, but the key is only compared by identity and dropped before the
+        // next safepoint: it never becomes a strong reference, so it needs no shading.
+        let key =
+            unsafe { table::find_string((*core.shared.roots()).strings.entries, bytes, hash) };
+        if multi {
+            core.shared.intern_lock.unlock();
+        }
+        // SAFETY: the globals' entries are one word read without a lock (shared rule 3); no
+        // safepoint until the value is copied out.
         unsafe {
-            // A weak lookup, but the key is only compared by identity and dropped before the
-            // next safepoint: it never becomes a strong reference, so it needs no shading.
-            let key = table::find_string(self.core.roots.strings.entries, bytes, hash)?;
-            let v = table::get(self.core.roots.globals.entries, key, hash)?;
+            let v = table::get((*core.shared.roots()).globals.entries, key?, hash)?;
             Some(HostValue::from_value(v))
         }
     }
@@ -291,6 +302,27 @@ impl Vm {
         Ok(())
     }
 
+    /// Waits until every Lox thread the program started (and every thread those started) has
+    /// ended, joined or not: the program's end. The `lox` command calls it after the script;
+    /// a host that drops the VM without it leaves the threads running to their end (each
+    /// holds what it needs of the program).
+    pub fn wait_for_threads(&mut self) {
+        let core = &mut self.core;
+        core.flush_out();
+        let shared = core.shared.clone();
+        core.heap.in_native(&mut core.roots, || shared.wait_for_threads());
+        if core.heap.should_yield() {
+            core.heap.safepoint(&mut core.roots);
+        }
+    }
+
+    /// Whether a Lox thread the program started ended with a runtime error that no `join` saw
+    /// (its message and trace were reported when it failed); the `lox` command then exits
+    /// with status 70 although the main script succeeded.
+    pub fn thread_failed_unjoined(&self) -> bool {
+        self.core.shared.unjoined_failures() > 0
+    }
+
     /// Bytes of heap in use (allocated since the last collection, plus survivors).
     pub fn heap_used_bytes(&self) -> usize {
         self.core.heap.used_bytes()
@@ -301,6 +333,10 @@ impl Vm {
 impl Vm {
     pub(crate) fn core(&self) -> &VmCore {
         &self.core
+    }
+
+    pub(crate) fn core_mut(&mut self) -> &mut VmCore {
+        &mut self.core
     }
 }
 

@@ -42,14 +42,6 @@ impl CodeTable {
         }
     }
 
-    /// The index the next `add` will return (so a Function can be written before its entry).
-    pub fn next_index(&self) -> u32 {
-        match self.free.last() {
-            Some(&i) => i,
-            None => self.entries.len() as u32,
-        }
-    }
-
     #[inline(always)]
     pub fn get(&self, i: u32) -> &CodeEntry {
         &self.entries[i as usize]
@@ -96,7 +88,6 @@ mod tests {
         assert_eq!(t.live_count(), 1);
         assert!(t.get(0).code.is_empty() && t.get(0).owner.is_nil());
         assert_eq!(&*t.get(1).code, &[3]);
-        assert_eq!(t.next_index(), 0);
         assert_eq!(t.add(b, vec![4].into(), vec![5].into()), 0);
         let mut seen = 0;
         t.visit_owners(&mut |_| seen += 1);

@@ -10,11 +10,13 @@
 //! `set` here initialises objects allocated since the last safepoint.
 
 use crate::object::{self, field, header, tag, words, Obj, MAX_OBJECT_WORDS};
-use crate::roots::TableMeta;
+use crate::shared::TableMeta;
+use crate::sync::TableLock;
 use crate::table;
 use crate::value::Value;
 use crate::vm::VmCore;
 use gc::{Address, OutOfMemory, WORD};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Where a table's count and entries live.
 #[derive(Copy, Clone)]
@@ -72,10 +74,29 @@ impl VmCore {
 
     /// The interned string with these contents, creating it if needed. `bytes` must not point
     /// into the heap (it would move under us): copy heap strings to a scratch buffer first.
+    /// While other threads run, the lookup and the insert are one step under the intern lock,
+    /// so equal strings made by two threads end as one string.
+    #[inline]
     pub(crate) fn intern(&mut self, bytes: &[u8]) -> Result<Value, OutOfMemory> {
+        if !self.shared.multi() {
+            return self.intern_exclusive(bytes);
+        }
+        self.lock_intern();
+        let r = self.intern_exclusive(bytes);
+        self.shared.intern_lock.unlock();
+        r
+    }
+
+    /// `intern` with the intern table to itself: the intern lock held (across the string's
+    /// allocation, a safepoint: shared rule 4), or the only mutator.
+    fn intern_exclusive(&mut self, bytes: &[u8]) -> Result<Value, OutOfMemory> {
         let hash = object::hash_bytes(bytes);
-        // SAFETY: the intern table's entries come from a root and no safepoint intervenes.
-        if let Some(s) = unsafe { table::find_string(self.roots.strings.entries, bytes, hash) } {
+        let shared = self.shared.roots();
+        // SAFETY: shared rule 2: the intern table is read under the intern lock or by the only
+        // mutator (each read of it below is by copy, re-read after every allocation); its
+        // entries come from a root and no safepoint intervenes before the lookup's result is
+        // used.
+        if let Some(s) = unsafe { table::find_string((*shared).strings.entries, bytes, hash) } {
             // The intern table holds its keys weakly: while a cycle marks, a string reachable
             // only from it may be unmarked, and would be swept from the table and freed while
             // the program holds it. Handing it out makes it strong, so it joins the snapshot.
@@ -88,21 +109,20 @@ impl VmCore {
         }
         // Make room first: a collection during the string's own allocation only turns dead
         // entries into tombstones, which does not change the count.
-        // SAFETY: entries from a root, current.
-        let cap = unsafe { table::capacity_of(self.roots.strings.entries) };
+        // SAFETY: as above (entries from a root, current).
+        let (meta, swept_live) =
+            unsafe { ((*shared).strings, (*shared).strings_swept_live.take()) };
+        // SAFETY: as above.
+        let cap = unsafe { table::capacity_of(meta.entries) };
         // After a collection swept most of its keys, the table is rebuilt smaller (its array
         // is live heap, and would stay resident) rather than waiting for tombstones to fill it.
-        let shrink = self
-            .roots
-            .strings_swept_live
-            .take()
-            .is_some_and(|live| table::should_shrink(live, cap));
-        if shrink || table::needs_grow(self.roots.strings.count, cap) {
+        let shrink = swept_live.is_some_and(|live| table::should_shrink(live, cap));
+        if shrink || table::needs_grow(meta.count, cap) {
             // The count includes the tombstones of strings that died: size the new array by
             // the live keys, or a program that keeps making short-lived strings would double
             // the table at every rebuild, for ever.
             // SAFETY: as above.
-            let live = unsafe { table::live_keys(self.roots.strings.entries) };
+            let live = unsafe { table::live_keys(meta.entries) };
             self.resize_strings(table::rebuilt_capacity(live))?;
         }
         let n = object::string_words(bytes.len());
@@ -127,13 +147,15 @@ impl VmCore {
             )
         };
         let sv = s.value();
+        // SAFETY: as above; the entries array is re-read after the allocation.
+        let strings = unsafe { &mut (*self.shared.roots()).strings };
         // SAFETY: entries array from a root, allocated above or before; no safepoint since.
-        let e = unsafe { Obj::from_value(self.roots.strings.entries) };
+        let e = unsafe { Obj::from_value(strings.entries) };
         // An existing array: the pair's old words (nil, or a tombstone's `true`) go through the
         // barrier like any overwrite.
         let (_, grows) = table::insert(e, sv, hash, Value::NIL, &mut self.heap);
         if grows {
-            self.roots.strings.count += 1;
+            strings.count += 1;
         }
         Ok(sv)
     }
@@ -148,7 +170,8 @@ impl VmCore {
             header(tag::WEAK_ENTRIES, object::entries_words(capacity)),
         );
         table::clear(e);
-        let meta: &mut TableMeta = &mut self.roots.strings;
+        // SAFETY: shared rule 2, as in `intern`; the reference dies before the next safepoint.
+        let meta: &mut TableMeta = unsafe { &mut (*self.shared.roots()).strings };
         // SAFETY: the old entries are re-read from the root after the allocation. Their keys
         // are intact strings: a collection tombstones dead keys before it frees anything, so a
         // key still present is live or dead-but-not-yet-collected (memory untouched).
@@ -172,6 +195,9 @@ impl VmCore {
         key: Value,
         value: Value,
     ) -> Result<bool, OutOfMemory> {
+        if self.shared.multi() {
+            return self.table_set_locked(t, key, value);
+        }
         let (count, entries) = self.table_meta(t);
         // SAFETY: entries read from a root or a live object just now.
         let cap = unsafe { table::capacity_of(entries) };
@@ -180,6 +206,66 @@ impl VmCore {
         } else {
             (t, key, value)
         };
+        Ok(self.insert_with_room(t, key, value))
+    }
+
+    /// `table_set` while other threads may write the same table: writers serialise on the
+    /// table's lock (sync.rs). A growth allocates the new array with the lock released (the
+    /// allocation may be a safepoint, which no header lock spans), then, under the lock again,
+    /// fills and publishes it if the table still has the capacity it was sized for (another
+    /// writer may have grown it meanwhile: then the array is dropped and the check repeats).
+    #[inline(never)]
+    fn table_set_locked(
+        &mut self,
+        t: TableRef,
+        key: Value,
+        value: Value,
+    ) -> Result<bool, OutOfMemory> {
+        let (which, owner) = match t {
+            TableRef::Globals => (TableLock::Globals, Value::NIL),
+            TableRef::Object(o) => (TableLock::Owner, o),
+        };
+        // The owner, the pair, and a grown array made outside the lock (nil until then).
+        let mut keep = [owner, key, value, Value::NIL];
+        loop {
+            keep = self.lock_table(which, keep);
+            let [owner, key, value, spare] = keep;
+            let t = match which {
+                TableLock::Globals => TableRef::Globals,
+                TableLock::Owner => TableRef::Object(owner),
+            };
+            let (count, entries) = self.table_meta(t);
+            // SAFETY: entries read from a root or a live object under the table's lock.
+            let cap = unsafe { table::capacity_of(entries) };
+            if table::needs_grow(count, cap) {
+                let capacity = table::grown_capacity(cap);
+                // SAFETY: `spare` is nil or an entries array (kept in the temp roots while
+                // waiting for the lock).
+                if unsafe { table::capacity_of(spare) } == capacity {
+                    // SAFETY: as above; the old array's keys are live strings (a strong table).
+                    // Filling `spare` needs no barrier although a safepoint may have passed
+                    // since its allocation: every word it overwrites is nil.
+                    let live = unsafe { table::rehash(entries, Obj::from_value(spare)) };
+                    self.set_table_meta(t, live, spare);
+                } else {
+                    self.unlock_table(which, owner);
+                    let n = object::entries_words(capacity);
+                    let (e, [owner, key, value]) = self.alloc_keep(n, [owner, key, value])?;
+                    e.set_word(0, header(tag::TABLE_ENTRIES, n));
+                    table::clear(e);
+                    keep = [owner, key, value, e.value()];
+                    continue;
+                }
+            }
+            let is_new = self.insert_with_room(t, key, value);
+            self.unlock_table(which, owner);
+            return Ok(is_new);
+        }
+    }
+
+    /// The insert of `table_set`, into a table with room for one more key.
+    #[inline(always)]
+    fn insert_with_room(&mut self, t: TableRef, key: Value, value: Value) -> bool {
         let (_, entries) = self.table_meta(t);
         // SAFETY: `key` is an interned string, live (the caller holds it in a root or it was
         // re-read after the growth).
@@ -191,7 +277,7 @@ impl VmCore {
         if grows {
             self.add_to_count(t, 1);
         }
-        Ok(is_new)
+        is_new
     }
 
     #[inline(never)]
@@ -224,7 +310,11 @@ impl VmCore {
     #[inline(always)]
     fn table_meta(&self, t: TableRef) -> (usize, Value) {
         match t {
-            TableRef::Globals => (self.roots.globals.count, self.roots.globals.entries),
+            TableRef::Globals => {
+                // SAFETY: shared rule 2: the globals' writer reads their count (by copy).
+                let g = unsafe { (*self.shared.roots()).globals };
+                (g.count, g.entries)
+            }
             TableRef::Object(o) => {
                 // SAFETY: the owner is live and current (callers pass values from roots, or
                 // re-read after allocation).
@@ -239,14 +329,24 @@ impl VmCore {
 
     fn set_table_meta(&mut self, t: TableRef, count: usize, entries: Value) {
         match t {
-            TableRef::Globals => self.roots.globals = TableMeta { count, entries },
+            TableRef::Globals => {
+                let globals = self.shared.roots();
+                // SAFETY: shared rule 2: the globals' writer. The entries word is published with
+                // a release store, after the array was filled, for the readers of rule 3.
+                unsafe {
+                    (*globals).globals.count = count;
+                    AtomicU64::from_ptr(&raw mut (*globals).globals.entries.0)
+                        .store(entries.0, Ordering::Release);
+                }
+            }
             TableRef::Object(o) => {
                 // SAFETY: as in `table_meta`.
                 let o = unsafe { Obj::from_value(o) };
                 o.set_word(field::TABLE_COUNT, count as u64);
                 // The new array is black (allocated during marking, never traced): the old
                 // one must be shaded, or the entries only it still shows marking would miss.
-                o.store(&mut self.heap, field::TABLE_ENTRIES, entries);
+                // Published after it was filled, for readers without the lock.
+                o.publish(&mut self.heap, field::TABLE_ENTRIES, entries);
             }
         }
     }
@@ -254,7 +354,8 @@ impl VmCore {
     #[inline(always)]
     fn add_to_count(&mut self, t: TableRef, n: usize) {
         match t {
-            TableRef::Globals => self.roots.globals.count += n,
+            // SAFETY: shared rule 2, as in `set_table_meta`.
+            TableRef::Globals => unsafe { (*self.shared.roots()).globals.count += n },
             TableRef::Object(o) => {
                 // SAFETY: as in `table_meta`.
                 let o = unsafe { Obj::from_value(o) };
@@ -319,75 +420,5 @@ impl VmCore {
         n.set_word(0, header(tag::NATIVE, words::NATIVE));
         n.set_word(field::NATIVE_INDEX, index as u64);
         Ok(n.value())
-    }
-
-    /// The open upvalue for stack slot `index`, creating and linking it if needed (the open list
-    /// is sorted by slot, highest first).
-    pub(crate) fn capture_upvalue(&mut self, index: usize) -> Result<Value, OutOfMemory> {
-        let idx = index as u64;
-        let mut cur = self.roots.open_upvalues;
-        while cur.is_object() {
-            // SAFETY: the open list hangs off a root; no safepoint during the walk.
-            let u = unsafe { Obj::from_value(cur) };
-            let ui = u.word(field::UPVALUE_INDEX);
-            if ui == idx {
-                return Ok(cur);
-            }
-            if ui < idx {
-                break;
-            }
-            cur = u.get(field::UPVALUE_NEXT);
-        }
-        let (u, []) = self.alloc_keep(words::UPVALUE, [])?;
-        u.set_word(0, header(tag::UPVALUE, words::UPVALUE));
-        u.set_word(field::UPVALUE_INDEX, idx);
-        u.set(field::UPVALUE_CLOSED, Value::NIL);
-        // The list may have moved: walk it again to find the insertion point.
-        let mut prev: Option<Obj> = None;
-        let mut cur = self.roots.open_upvalues;
-        while cur.is_object() {
-            // SAFETY: as above, after the allocation.
-            let o = unsafe { Obj::from_value(cur) };
-            if o.word(field::UPVALUE_INDEX) < idx {
-                break;
-            }
-            prev = Some(o);
-            cur = o.get(field::UPVALUE_NEXT);
-        }
-        u.set(field::UPVALUE_NEXT, cur);
-        match prev {
-            None => self.roots.open_upvalues = u.value(),
-            // `p` is an existing upvalue: its old successor is now reachable only through the
-            // new (black, untraced) upvalue, so the barrier must see it.
-            Some(p) => p.store(&mut self.heap, field::UPVALUE_NEXT, u.value()),
-        }
-        Ok(u.value())
-    }
-
-    /// Closes every open upvalue for a stack slot at or above `last`: the value moves into the
-    /// upvalue and the upvalue leaves the open list. Never allocates. Kept out of the
-    /// dispatch loop: inlined there (with its barriers) it slowed calls that close nothing.
-    #[inline(never)]
-    pub(crate) fn close_upvalues(&mut self, last: usize) {
-        let last = last as u64;
-        while self.roots.open_upvalues.is_object() {
-            // SAFETY: the open list hangs off a root; no safepoint in this loop.
-            let u = unsafe { Obj::from_value(self.roots.open_upvalues) };
-            let i = u.word(field::UPVALUE_INDEX);
-            if i < last {
-                break;
-            }
-            // An open upvalue's closed slot holds nil, but it is an overwrite of an existing
-            // object all the same; unlinking drops the reference to the next open upvalue,
-            // which the barrier must see (the list head, a root, is not re-scanned).
-            u.store(
-                &mut self.heap,
-                field::UPVALUE_CLOSED,
-                self.roots.stack.get(i as usize),
-            );
-            u.set_word(field::UPVALUE_INDEX, object::UPVALUE_CLOSED);
-            self.roots.open_upvalues = u.get(field::UPVALUE_NEXT);
-            u.store(&mut self.heap, field::UPVALUE_NEXT, Value::NIL);
-        }
     }
 }

@@ -8,7 +8,7 @@
 //! stack), so deeply nested source cannot overflow the Rust stack here.
 
 use crate::chunk::{Constant, Proto};
-use crate::object::{field, header, tag, words};
+use crate::object::{field, header, tag, words, Obj};
 use crate::value::Value;
 use crate::verify;
 use crate::vm::VmCore;
@@ -114,24 +114,36 @@ impl VmCore {
         };
         let (f, [name]) = self.alloc_keep(words::FUNCTION, [name])?;
         let consts = self.roots.temps[p.base];
-        let index = self.roots.code.next_index();
+        let meta = u64::from(p.proto.arity)
+            | (u64::from(p.proto.upvalue_count) << 8)
+            | (u64::from(p.max_stack) << 17);
+        f.set_word(0, header(tag::FUNCTION, words::FUNCTION));
+        // Complete but for its code, so that it can wait for the code table's lock as a root.
+        f.set_word(field::FUNCTION_META, meta);
+        f.set(field::FUNCTION_NAME, name);
+        f.set(field::FUNCTION_CONSTANTS, consts);
+        f.set_word(field::FUNCTION_CODE, 0);
+        let multi = self.shared.multi();
+        let [fv] = if multi {
+            self.lock_code([f.value()])
+        } else {
+            [f.value()]
+        };
         // The boxed code keeps its address when moved into the table.
         let code: Box<[u8]> = p.proto.code.clone().into_boxed_slice();
         let code_ptr = code.as_ptr() as usize as u64;
-        f.set_word(0, header(tag::FUNCTION, words::FUNCTION));
-        f.set_word(
-            field::FUNCTION_META,
-            u64::from(p.proto.arity)
-                | (u64::from(p.proto.upvalue_count) << 8)
-                | (u64::from(p.max_stack) << 17)
-                | (u64::from(index) << 32),
-        );
-        f.set(field::FUNCTION_NAME, name);
-        f.set(field::FUNCTION_CONSTANTS, consts);
-        f.set_word(field::FUNCTION_CODE, code_ptr);
         let lines = p.proto.lines.clone().into_boxed_slice();
-        let added = self.roots.code.add(f.value(), code, lines);
-        debug_assert_eq!(added, index);
+        // SAFETY: shared rule 2: the code table is written under its lock, or by the only
+        // mutator; the reference dies at once.
+        let index = unsafe { (*self.shared.roots()).code.add(fv, code, lines) };
+        // SAFETY: `fv` is current (re-read if waiting for the lock was a safepoint). The words
+        // set now are no references: no barrier, whether or not `f` is still fresh.
+        let f = unsafe { Obj::from_value(fv) };
+        f.set_word(field::FUNCTION_META, meta | (u64::from(index) << 32));
+        f.set_word(field::FUNCTION_CODE, code_ptr);
+        if multi {
+            self.shared.code_lock.unlock();
+        }
         Ok(f.value())
     }
 }

@@ -1,7 +1,9 @@
 //! How Lox objects are laid out in the collected heap, and the collector's view of them
 //! (`LoxModel`, the `ObjectModel` implementation).
 //!
-//! Every object is a run of 8-byte words. Word 0 is the header: `size_in_words << 8 | tag`.
+//! Every object is a run of 8-byte words. Word 0 is the header: `size_in_words << 8 | tag`,
+//! plus bit 63, the lock bit of a table's writers (locks.rs), which every reading of the size
+//! masks out (`header_words`).
 //! The fields that follow are either raw integers (lengths, indices, hashes) or value words
 //! (NaN-boxed, see value.rs); `for_each_slot` reports exactly the value words. Layouts, by word:
 //!
@@ -11,7 +13,7 @@
 //! | Function      | arity \| upvals<<8 \| max_stack<<16 \| code<<32 | name (value) | constants (value) | 4: code pointer |
 //! | Native        | index into the VM's natives |              |                |               |
 //! | Closure       | function (value)          | upvalue 0 (value) …             |               |
-//! | Upvalue       | stack index, or CLOSED    | closed value   | next open upvalue (value)      |
+//! | Upvalue       | stack slot address, or CLOSED | closed value | next open upvalue (value)   |
 //! | Class         | name (value)              | methods count  | methods entries (value)        |
 //! | Instance      | class (value)             | fields count   | fields entries (value)         |
 //! | BoundMethod   | receiver (value)          | method (value) |                |               |
@@ -19,13 +21,16 @@
 //! | TableEntries  | key 0, value 0, key 1, value 1 … (all strong)                  |               |
 //! | WeakEntries   | the same, but keys are weak (the string intern table)          |               |
 //! | Filler        | (dead space, any size)    |                |                |               |
+//! | Lock, Thread  | index into a side table of `SharedRoots` (sidetable.rs)    |               |
 //!
 //! `Obj` is a raw object pointer for use strictly between two safepoints; this module never
 //! allocates.
 
 use crate::barrier::Barrier;
+use crate::locks::{HeaderLock, LOCK_BIT};
 use crate::value::Value;
 use gc::{Address, ObjectModel, SlotKind, WORD};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Object type tags (header bits 0..8). Zero is never a tag, so zeroed memory is not an object.
 pub mod tag {
@@ -41,6 +46,8 @@ pub mod tag {
     pub const TABLE_ENTRIES: u32 = 10;
     pub const WEAK_ENTRIES: u32 = 11;
     pub const FILLER: u32 = 12;
+    pub const LOCK: u32 = 13;
+    pub const THREAD: u32 = 14;
 }
 
 /// Word indices of fields, by type.
@@ -56,7 +63,9 @@ pub mod field {
     pub const NATIVE_INDEX: usize = 1;
     pub const CLOSURE_FUNCTION: usize = 1;
     pub const CLOSURE_UPVALUES: usize = 2;
-    pub const UPVALUE_INDEX: usize = 1;
+    /// Address of the variable's stack slot while the upvalue is open (a raw word: the owner
+    /// thread's stack is off-heap), or `UPVALUE_CLOSED` (upvalues.rs).
+    pub const UPVALUE_SLOT: usize = 1;
     pub const UPVALUE_CLOSED: usize = 2;
     pub const UPVALUE_NEXT: usize = 3;
     /// Class and Instance share the table layout: the owner's name/class, then count, entries.
@@ -68,6 +77,8 @@ pub mod field {
     pub const BOUND_METHOD: usize = 2;
     pub const ARRAY_VALUES: usize = 1;
     pub const ENTRIES_START: usize = 1;
+    /// Lock and Thread: the index of the object's side-table entry (a raw word).
+    pub const SIDE_INDEX: usize = 1;
 }
 
 /// Words of the fixed-size objects.
@@ -78,9 +89,11 @@ pub mod words {
     pub const CLASS: usize = 4;
     pub const INSTANCE: usize = 4;
     pub const BOUND_METHOD: usize = 3;
+    /// Lock and Thread.
+    pub const SIDE_OBJECT: usize = 2;
 }
 
-/// `UPVALUE_INDEX` of a closed upvalue.
+/// `UPVALUE_SLOT` of a closed upvalue.
 pub const UPVALUE_CLOSED: u64 = u64::MAX;
 
 /// Largest object, in words, the header can describe (and far beyond any heap).
@@ -90,6 +103,12 @@ pub const MAX_OBJECT_WORDS: usize = 1 << 48;
 pub fn header(tag: u32, words: usize) -> u64 {
     debug_assert!((1..MAX_OBJECT_WORDS).contains(&words));
     ((words as u64) << 8) | u64::from(tag)
+}
+
+/// The size in words a header word gives, whether or not its lock bit is set.
+#[inline(always)]
+pub fn header_words(h: u64) -> usize {
+    ((h & !LOCK_BIT) >> 8) as usize
 }
 
 /// Longest string, in bytes: a string keeps its length in 32 bits of its meta word.
@@ -162,7 +181,34 @@ impl Obj {
 
     #[inline(always)]
     pub fn size_words(self) -> usize {
-        (self.header() >> 8) as usize
+        header_words(self.header())
+    }
+
+    /// The header word as an atomic, for its lock bit.
+    #[inline(always)]
+    fn header_atomic<'a>(self) -> &'a AtomicU64 {
+        // SAFETY: the type invariant: word 0 of a live object, aligned to 8 bytes. Writers of
+        // the header only ever set or clear the lock bit, atomically (locks.rs); the
+        // collector's concurrent reads of it use only the size and tag bits, which no writer
+        // changes. The reference is used before the next safepoint (rule 2 of the constructors).
+        unsafe { AtomicU64::from_ptr(self.0) }
+    }
+
+    /// Takes the object's header lock if it is free (the writers' lock of its table).
+    #[inline(always)]
+    pub fn try_lock(self) -> bool {
+        HeaderLock::try_lock(self.header_atomic())
+    }
+
+    /// Releases the header lock, which the caller holds.
+    #[inline(always)]
+    pub fn unlock(self) {
+        HeaderLock::unlock(self.header_atomic())
+    }
+
+    /// Whether some thread holds the header lock.
+    pub fn is_locked(self) -> bool {
+        HeaderLock::is_locked(self.header_atomic())
     }
 
     #[inline(always)]
@@ -197,6 +243,18 @@ impl Obj {
     pub fn store<B: Barrier>(self, barrier: &mut B, i: usize, v: Value) {
         barrier.overwriting(self.word(i));
         self.set_word(i, v.0)
+    }
+
+    /// As [`Obj::store`], with a release store: a thread that reads the new word (without a
+    /// lock) sees every write made before it, e.g. a table entries array filled before being
+    /// published, or a table pair's value before its key.
+    #[inline(always)]
+    pub fn publish<B: Barrier>(self, barrier: &mut B, i: usize, v: Value) {
+        barrier.overwriting(self.word(i));
+        debug_assert!(i > 0 && i < self.size_words());
+        // SAFETY: word `i` of a live object (the type invariant), aligned; other threads read it
+        // as one word (shared rule 3).
+        unsafe { AtomicU64::from_ptr(self.0.add(i)) }.store(v.0, Ordering::Release);
     }
 
     /// Pointer to word `i` (for reading runs of values or bytes).
@@ -262,10 +320,13 @@ impl Obj {
         (self.word(field::FUNCTION_META) >> 32) as usize
     }
 
-    /// Number of key/value pairs an entries array holds.
+    /// Number of key/value pairs an entries array holds. An entries array is never locked
+    /// (only the table's owner is), so its size is read without masking the lock bit: this is
+    /// on the path of every table lookup.
     #[inline(always)]
     pub fn entries_capacity(self) -> usize {
-        (self.size_words() - field::ENTRIES_START) / 2
+        debug_assert!(!self.is_locked());
+        ((self.header() >> 8) as usize - field::ENTRIES_START) / 2
     }
 }
 
@@ -277,13 +338,13 @@ impl ObjectModel for LoxModel {
     unsafe fn size_bytes(obj: Address) -> usize {
         // SAFETY: rule 1 of this function: `obj` starts a well-formed object.
         let h = unsafe { *obj.as_ptr::<u64>() };
-        ((h >> 8) as usize) * WORD
+        header_words(h) * WORD
     }
 
     unsafe fn for_each_slot(obj: Address, f: &mut dyn FnMut(usize, SlotKind)) {
         // SAFETY: rule 1: the header is readable.
         let h = unsafe { *obj.as_ptr::<u64>() };
-        let size = (h >> 8) as usize;
+        let size = header_words(h);
         let strong = SlotKind::Strong;
         match (h & 0xff) as u32 {
             tag::FUNCTION => {
@@ -315,7 +376,7 @@ impl ObjectModel for LoxModel {
                     i += 2;
                 }
             }
-            // Strings, natives and fillers hold no references.
+            // Strings, natives, fillers, locks and threads hold no references.
             _ => {}
         }
     }
@@ -330,7 +391,7 @@ impl ObjectModel for LoxModel {
     ) {
         // SAFETY: rule 1: the header is readable.
         let h = unsafe { *obj.as_ptr::<u64>() };
-        let size = (h >> 8) as usize;
+        let size = header_words(h);
         let (lo, hi) = (words.start.max(1), words.end.min(size));
         match (h & 0xff) as u32 {
             tag::CLOSURE | tag::VALUE_ARRAY | tag::TABLE_ENTRIES => {
@@ -404,6 +465,8 @@ pub fn tag_name(t: u32) -> &'static str {
         tag::TABLE_ENTRIES => "table_entries",
         tag::WEAK_ENTRIES => "weak_entries",
         tag::FILLER => "filler",
+        tag::LOCK => "lock",
+        tag::THREAD => "thread",
         _ => "unknown",
     }
 }
@@ -446,6 +509,10 @@ mod tests {
         assert_eq!(slots_of(&mut f), strong(&[2, 3]));
         let mut n = vec![header(tag::NATIVE, 2), 0];
         assert!(slots_of(&mut n).is_empty());
+        let mut l = vec![header(tag::LOCK, 2), 0];
+        assert!(slots_of(&mut l).is_empty());
+        let mut t = vec![header(tag::THREAD, 2), 0];
+        assert!(slots_of(&mut t).is_empty());
         let mut c = vec![header(tag::CLOSURE, 4), 0, 0, 0];
         assert_eq!(slots_of(&mut c), strong(&[1, 2, 3]));
         let mut u = vec![header(tag::UPVALUE, 4), 0, 0, 0];
@@ -489,6 +556,8 @@ mod tests {
             tag::VALUE_ARRAY,
             tag::TABLE_ENTRIES,
             tag::WEAK_ENTRIES,
+            tag::LOCK,
+            tag::THREAD,
         ];
         for t in types {
             for words in 1..12usize {
@@ -512,6 +581,28 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// A header whose lock bit is set reads as the same object to the collector.
+    #[test]
+    fn the_lock_bit_is_invisible_to_the_collector() {
+        for (t, words) in [(tag::INSTANCE, 4), (tag::CLASS, 4), (tag::UPVALUE, 4)] {
+            let mut plain = vec![0u64; words];
+            plain[0] = header(t, words);
+            let mut locked = plain.clone();
+            locked[0] |= LOCK_BIT;
+            assert_eq!(slots_of(&mut locked), slots_of(&mut plain));
+            let a = Address::from_ptr(locked.as_ptr());
+            // SAFETY: `locked` holds a well-formed object.
+            assert_eq!(unsafe { LoxModel::type_tag(a) }, t);
+            // SAFETY: as above.
+            let o = unsafe { Obj::from_address(a) };
+            assert_eq!((o.size_words(), o.tag()), (words, t));
+            assert!(o.is_locked());
+            o.unlock();
+            assert!(!o.is_locked() && o.try_lock() && !o.try_lock());
+            assert_eq!(o.header(), plain[0] | LOCK_BIT);
         }
     }
 

@@ -45,6 +45,8 @@ unsafe fn print_object(out: &mut Vec<u8>, o: Obj) {
                 out.extend_from_slice(b" instance");
             }
             tag::UPVALUE => out.extend_from_slice(b"upvalue"),
+            tag::LOCK => out.extend_from_slice(b"<lock>"),
+            tag::THREAD => out.extend_from_slice(b"<thread>"),
             _ => out.extend_from_slice(b"<internal>"),
         }
     }

@@ -1,16 +1,15 @@
-//! Everything of the VM that refers into the heap from outside it, and the collector's view of
-//! it (`RootSet`): the value stack, the call frames' closures, the globals and intern tables'
-//! entry arrays, the open-upvalue list, the "init" string, temporary roots of the loader and
-//! the allocator, and — weakly — the owners of off-heap bytecode.
+//! One thread's roots — everything of a VM thread that refers into the heap from outside it:
+//! the value stack, the call frames' closures, the open-upvalue list and the temporary roots
+//! of the loader and the allocator — and the collector's view of them (`RootSet`). The roots
+//! all threads share (globals, intern and code tables) are in shared.rs, registered with the
+//! heap once (`Shared::new`): every pause visits both.
 //!
-//! This struct is a separate field of the VM from the heap, so `heap.alloc_slow(n, &mut roots)`
+//! `ThreadRoots` is a separate field of the VM from the heap, so `heap.alloc_slow(n, roots)`
 //! borrows the two disjointly.
 
-use crate::code::CodeTable;
-use crate::object::Obj;
-use crate::table;
+use crate::shared::visit_value;
 use crate::value::Value;
-use gc::{Address, RootSet};
+use gc::RootSet;
 use std::ptr::NonNull;
 
 /// Most nested calls before "Stack overflow." (clox allows 64).
@@ -18,6 +17,8 @@ pub const FRAMES_MAX: usize = 10_000;
 /// Value stack slots: one full frame (256 slots) per call level. The memory is reserved zeroed
 /// (zero is the number 0, not a reference) and touched only as deep as programs go.
 pub const STACK_SLOTS: usize = FRAMES_MAX * 256;
+/// Bytes of a value stack.
+pub const STACK_BYTES: usize = STACK_SLOTS * std::mem::size_of::<Value>();
 
 /// One active call. Holds its closure as a root and an instruction offset, never a pointer.
 #[derive(Copy, Clone, Debug)]
@@ -34,22 +35,6 @@ pub struct Frame {
     pub code: *const u8,
 }
 
-/// Count and entry array of a table that lives outside any object.
-#[derive(Copy, Clone, Debug)]
-pub struct TableMeta {
-    /// Live entries plus tombstones.
-    pub count: usize,
-    /// A `TableEntries`/`WeakEntries` object, or nil while empty.
-    pub entries: Value,
-}
-
-impl TableMeta {
-    pub const EMPTY: TableMeta = TableMeta {
-        count: 0,
-        entries: Value::NIL,
-    };
-}
-
 /// The value stack: one allocation made once, so raw pointers into it stay valid for the VM's
 /// life. Only `[0, top)` holds live values; slots above may hold stale words and are never read
 /// before being written (the loader's stack-height check guarantees it for bytecode).
@@ -59,8 +44,6 @@ pub struct Stack {
 }
 
 impl Stack {
-    const BYTES: usize = STACK_SLOTS * std::mem::size_of::<Value>();
-
     /// Maps the stack as fresh anonymous memory: its pages are zero and cost nothing until a
     /// deep call touches them (an allocator's zeroed block may be memset eagerly).
     pub fn new() -> Stack {
@@ -69,7 +52,7 @@ impl Stack {
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                Stack::BYTES,
+                STACK_BYTES,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
@@ -135,59 +118,39 @@ impl Drop for Stack {
     fn drop(&mut self) {
         // SAFETY: mapped in `new` with this length, unmapped once; no pointer into the stack
         // outlives the VM that owns it.
-        unsafe { libc::munmap(self.base.as_ptr() as *mut libc::c_void, Stack::BYTES) };
+        unsafe { libc::munmap(self.base.as_ptr() as *mut libc::c_void, STACK_BYTES) };
     }
 }
 
-/// The VM's roots. See the module comment.
-pub struct Roots {
+/// One thread's roots: its value stack and frames, its open upvalues (which point into its
+/// stack) and the temporary roots of its loader, allocator and API calls.
+pub struct ThreadRoots {
     pub stack: Stack,
     pub frames: Vec<Frame>,
-    pub globals: TableMeta,
-    /// The intern table: the entries array is a strong root, its keys are weak slots.
-    pub strings: TableMeta,
-    /// Keys the intern table kept at the last weak sweep, until the next interning decides
-    /// whether to shrink it (`None`: no sweep since).
-    pub strings_swept_live: Option<usize>,
-    /// Head of the open upvalues (sorted by stack index, highest first), or nil.
+    /// Head of the open upvalues (sorted by stack slot, highest first), or nil.
     pub open_upvalues: Value,
-    pub init_string: Value,
     /// Values kept alive across allocations by the loader, the allocator and the API.
     pub temps: Vec<Value>,
-    /// Off-heap bytecode, with weak links to the owning functions.
-    pub code: CodeTable,
 }
 
-impl Roots {
-    pub fn new() -> Roots {
-        Roots {
+impl ThreadRoots {
+    pub fn new() -> ThreadRoots {
+        ThreadRoots {
             stack: Stack::new(),
             frames: Vec::with_capacity(FRAMES_MAX),
-            globals: TableMeta::EMPTY,
-            strings: TableMeta::EMPTY,
-            strings_swept_live: None,
             open_upvalues: Value::NIL,
-            init_string: Value::NIL,
             temps: Vec::new(),
-            code: CodeTable::new(),
         }
     }
 }
 
-#[inline(always)]
-fn visit_value(v: &mut dyn FnMut(&mut u64), slot: &mut Value) {
-    if slot.is_object() {
-        v(&mut slot.0);
-    }
-}
-
-impl Default for Roots {
+impl Default for ThreadRoots {
     fn default() -> Self {
-        Roots::new()
+        ThreadRoots::new()
     }
 }
 
-impl RootSet for Roots {
+impl RootSet for ThreadRoots {
     fn visit_roots(&mut self, v: &mut dyn FnMut(&mut u64)) {
         let base = self.stack.base_ptr();
         for i in 0..self.stack.top {
@@ -198,39 +161,9 @@ impl RootSet for Roots {
         for f in self.frames.iter_mut() {
             visit_value(v, &mut f.closure);
         }
-        visit_value(v, &mut self.globals.entries);
-        visit_value(v, &mut self.strings.entries);
         visit_value(v, &mut self.open_upvalues);
-        visit_value(v, &mut self.init_string);
         for t in self.temps.iter_mut() {
             visit_value(v, t);
         }
-    }
-
-    fn visit_weak_roots(&mut self, v: &mut dyn FnMut(&mut u64)) {
-        self.code.visit_owners(&mut |slot| visit_value(v, slot));
-    }
-
-    fn sweep_weak(&mut self, is_live: &dyn Fn(Address) -> bool) {
-        // Intern table: a dead key becomes a tombstone (count unchanged: it still counts).
-        // Plain stores, no write barrier: this runs inside a pause after marking ended, and
-        // the key it drops is dead by definition.
-        if self.strings.entries.is_object() {
-            // SAFETY: the entries array is reachable from a strong root and the collector has not
-            // moved anything yet (sweep_weak runs after marking, before compaction).
-            let e = unsafe { Obj::from_value(self.strings.entries) };
-            let mut kept = 0;
-            for i in 0..e.entries_capacity() {
-                let k = table::key_at(e, i);
-                if k.is_object() && !is_live(k.as_address()) {
-                    e.set(crate::object::field::ENTRIES_START + 2 * i, Value::NIL);
-                    e.set(crate::object::field::ENTRIES_START + 2 * i + 1, Value::TRUE);
-                } else if k.is_object() {
-                    kept += 1;
-                }
-            }
-            self.strings_swept_live = Some(kept);
-        }
-        self.code.sweep(is_live);
     }
 }

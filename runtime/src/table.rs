@@ -158,12 +158,14 @@ pub fn insert<B: Barrier>(
     let old_key = key_at(e, i);
     let is_new = old_key != key;
     let count_grows = is_new && value_at(e, i).is_nil();
+    // The value first, then the key with a release store: a reader racing without the
+    // writers' lock that finds the key finds this value with it, never the pair's old one.
+    e.store(barrier, key_word(i) + 1, value);
     // The key slot changes only when it held nil (empty or tombstone): the barrier's old word
     // is then no reference and costs nothing more than the flag test.
     if is_new {
-        e.store(barrier, key_word(i), key);
+        e.publish(barrier, key_word(i), key);
     }
-    e.store(barrier, key_word(i) + 1, value);
     (is_new, count_grows)
 }
 
@@ -427,6 +429,44 @@ mod tests {
         fn overwriting(&mut self, old: u64) {
             self.0.push(old);
         }
+    }
+
+    /// Sees, at each slot write, whether the pair's value was already in place.
+    struct ValueFirst {
+        e: Obj,
+        value: Value,
+        /// (old word, whether the value slot held `value` at that moment), per write.
+        seen: Vec<(u64, bool)>,
+    }
+
+    impl Barrier for ValueFirst {
+        fn overwriting(&mut self, old: u64) {
+            let placed = (0..self.e.entries_capacity()).any(|i| value_at(self.e, i) == self.value);
+            self.seen.push((old, placed));
+        }
+    }
+
+    /// A new pair is written value first, key last: a reader without the writers' lock that
+    /// finds the key finds the value too.
+    #[test]
+    fn a_new_key_is_published_after_its_value() {
+        let mut a = Arena {
+            objects: Vec::new(),
+        };
+        let k = a.string("k");
+        let v = a.string("v");
+        let e = a.entries(8);
+        let mut b = ValueFirst {
+            e,
+            value: v,
+            seen: Vec::new(),
+        };
+        insert(e, k, hash(k), v, &mut b);
+        // First the value slot (old word nil, value not there yet), then the key slot, by
+        // which time the value is in place.
+        assert_eq!(b.seen, vec![(Value::NIL.0, false), (Value::NIL.0, true)]);
+        // SAFETY: arena memory.
+        assert_eq!(unsafe { get(e.value(), k, hash(k)) }, Some(v));
     }
 
     #[test]

@@ -6,6 +6,10 @@
 
 mod barrier;
 mod limits;
+mod locking;
+mod output;
+mod threads;
+mod upvalues;
 
 use crate::api::{HostValue, InterpretError, Vm, VmOptions};
 use crate::captured::Captured;
@@ -71,15 +75,41 @@ impl Harness {
     }
 }
 
-/// Runs `src` normally and under stress; both must print `expected`.
+/// Every configuration of `configs`, with table locks off (one thread) and on (as when
+/// several threads run: every table write takes its lock, uncontended here).
+fn configs_and_locking() -> impl Iterator<Item = (HeapConfig, bool)> {
+    configs()
+        .into_iter()
+        .flat_map(|cfg| [(cfg.clone(), false), (cfg, true)])
+}
+
+/// A harness for `cfg`, with the table locks taken if `locking`.
+fn locking_harness(cfg: HeapConfig, locking: bool) -> Harness {
+    let h = harness(cfg);
+    h.vm.core().shared.set_multi(locking);
+    h
+}
+
+/// No lock of the shared tables is left held.
+fn assert_unlocked(h: &Harness, what: &str) {
+    let s = &h.vm.core().shared;
+    assert!(
+        !s.globals_lock.is_locked() && !s.intern_lock.is_locked() && !s.code_lock.is_locked(),
+        "a lock left held ({what})"
+    );
+}
+
+/// Runs `src` normally and under stress, with and without table locks; all must print
+/// `expected`.
 fn check_program(src: &str, expected: &str) {
-    for cfg in configs() {
-        let what = label(&cfg);
-        let mut h = harness(cfg);
+    for (cfg, locking) in configs_and_locking() {
+        let what = format!("{}, locking {locking}", label(&cfg));
+        let mut h = locking_harness(cfg, locking);
         let r = h.run(src);
         assert_eq!(h.err.text(), "", "stderr ({what})");
         assert_eq!(r, Ok(()));
         assert_eq!(h.take_out(), expected, "{what}");
+        assert_unlocked(&h, &what);
     }
 }
 
@@ -188,10 +218,12 @@ fn arithmetic_and_printing() {
 }
 
 fn expect_runtime_error(src: &str, expected_err: &str) {
-    for cfg in configs() {
-        let mut h = harness(cfg);
+    for (cfg, locking) in configs_and_locking() {
+        let what = format!("{}, locking {locking}", label(&cfg));
+        let mut h = locking_harness(cfg, locking);
         assert_eq!(h.run(src), Err(InterpretError::Runtime));
-        assert_eq!(h.err.text(), expected_err);
+        assert_eq!(h.err.text(), expected_err, "{what}");
+        assert_unlocked(&h, &what);
         // The VM stays usable after an error.
         h.err.take();
         h.take_out();
@@ -249,6 +281,29 @@ fn runtime_errors_print_a_trace() {
         "var NotAClass = 1;\nclass B < NotAClass {}",
         "Superclass must be a class.\n[line 2] in script\n",
     );
+}
+
+/// A runtime error closes the open upvalues of the frames it unwinds: a closure that escaped
+/// keeps its variable as it was at the error, not whatever later reuses the stack slot.
+#[test]
+fn an_error_closes_the_upvalues_of_the_frames_it_unwinds() {
+    let first = "var get; var set;\n\
+                 fun f() { var x = \"before\"; fun g() { return x; } fun s(v) { x = v; }\n\
+                 get = g; set = s; x = \"at \" + \"error\"; nil(); }\nf();";
+    let second = "var a = \"slot\"; var b = \"reused\";\n\
+                  fun h(p, q, r) { return get(); }\nprint h(a, b, a);\n\
+                  set(\"after\"); print get();";
+    for (cfg, locking) in configs_and_locking() {
+        let what = format!("{}, locking {locking}", label(&cfg));
+        let mut h = locking_harness(cfg, locking);
+        assert_eq!(h.run(first), Err(InterpretError::Runtime), "{what}");
+        assert_eq!(
+            h.err.take(),
+            "Can only call functions and classes.\n[line 3] in f()\n[line 4] in script\n"
+        );
+        assert_eq!(h.run(second), Ok(()), "{what}: {}", h.err.text());
+        assert_eq!(h.take_out(), "at error\nafter\n", "{what}");
+    }
 }
 
 #[test]
@@ -401,9 +456,18 @@ fn running_out_of_memory_is_a_runtime_error_and_the_vm_goes_on() {
     }
 }
 
+impl crate::vm::VmCore {
+    /// The shared roots, for reading between runs.
+    fn shared_roots_for_tests(&self) -> &crate::shared::SharedRoots {
+        // SAFETY: shared rule 2: the test's VM is the only mutator, and the test drops the
+        // reference before running anything again.
+        unsafe { &*self.shared.roots() }
+    }
+}
+
 /// Live keys of the intern table.
 fn interned_count(vm: &Vm) -> usize {
-    let e = vm.core().roots.strings.entries;
+    let e = vm.core().shared_roots_for_tests().strings.entries;
     // SAFETY: read from a root; no safepoint while counting.
     unsafe {
         let cap = table::capacity_of(e);
@@ -420,7 +484,7 @@ fn interned_count(vm: &Vm) -> usize {
 /// The intern table's capacity.
 fn intern_capacity(vm: &Vm) -> usize {
     // SAFETY: read from a root; no safepoint while reading.
-    unsafe { table::capacity_of(vm.core().roots.strings.entries) }
+    unsafe { table::capacity_of(vm.core().shared_roots_for_tests().strings.entries) }
 }
 
 #[test]
@@ -463,7 +527,7 @@ fn dead_strings_and_functions_are_swept() {
     let mut h = harness(HeapConfig::default());
     h.vm.collect_garbage();
     let strings_before = interned_count(&h.vm);
-    let code_before = h.vm.core().roots.code.live_count();
+    let code_before = h.vm.core().shared_roots_for_tests().code.live_count();
     for _ in 0..20 {
         let src = "var s = \"\"; for (var i = 0; i < 100; i = i + 1) s = s + \"q\"; \
                    fun f() { return 1; } f(); s = nil; f = nil;";
@@ -480,7 +544,10 @@ fn dead_strings_and_functions_are_swept() {
         interned_count(&h.vm)
     );
     // Every script and every `f` died with its bytecode.
-    assert_eq!(h.vm.core().roots.code.live_count(), code_before);
+    assert_eq!(
+        h.vm.core().shared_roots_for_tests().code.live_count(),
+        code_before
+    );
     // And the VM still works, reusing freed code slots.
     assert_eq!(h.run("fun g() { return \"g\"; } print g();"), Ok(()));
     assert_eq!(h.take_out(), "g\n");

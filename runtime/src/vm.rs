@@ -20,17 +20,18 @@
 //! checks against the stack size.
 
 use crate::heapops::TableRef;
-use crate::natives::{NativeEntry, NativeKind};
 use crate::object::{self, field, tag, LoxModel, Obj, UPVALUE_CLOSED};
 use crate::print::{print_string, print_value};
-use crate::roots::{Frame, Roots, FRAMES_MAX, STACK_SLOTS};
+use crate::roots::{Frame, ThreadRoots, FRAMES_MAX, STACK_SLOTS};
+use crate::shared::Shared;
 use crate::table;
+use crate::upvalues::in_stack;
 use crate::value::Value;
 use gc::{Mutator, OutOfMemory};
 use std::io::Write;
-use std::time::Instant;
+use std::sync::Arc;
 
-/// Print output is flushed to the sink when the buffer passes this size.
+/// Print output is written out (its complete lines) when the buffer passes this size.
 pub const FLUSH_AT: usize = 1 << 16;
 /// A runtime error's trace shows this many innermost and outermost frames, and elides the rest.
 const TRACE_END_FRAMES: usize = 32;
@@ -85,14 +86,16 @@ mod op {
 
 /// The VM's state. The public face is `api::Vm`.
 pub struct VmCore {
+    /// This thread's handle on the program's heap.
     pub(crate) heap: Mutator<LoxModel>,
-    pub(crate) roots: Roots,
-    /// `print` output not yet written to `sink`.
+    /// This thread's roots.
+    pub(crate) roots: ThreadRoots,
+    /// What all threads share: the shared roots (reached through `Shared::roots` only).
+    pub(crate) shared: Arc<Shared>,
+    /// `print` output not yet written to the shared output (output.rs).
     pub(crate) out: Vec<u8>,
-    pub(crate) sink: Box<dyn Write>,
-    pub(crate) err_sink: Box<dyn Write>,
-    pub(crate) natives: Vec<NativeEntry>,
-    pub(crate) start: Instant,
+    /// This thread's id (the holder a Lox lock records).
+    pub(crate) thread_id: u64,
     /// Off-heap scratch for building strings (concatenation) before interning.
     pub(crate) scratch: Vec<u8>,
 }
@@ -108,34 +111,15 @@ unsafe fn is_obj_type(v: Value, t: u32) -> bool {
 }
 
 impl VmCore {
-    pub(crate) fn new(heap: Mutator<LoxModel>) -> VmCore {
+    pub(crate) fn new(heap: Mutator<LoxModel>, shared: Arc<Shared>) -> VmCore {
         VmCore {
             heap,
-            roots: Roots::new(),
+            roots: ThreadRoots::new(),
+            thread_id: shared.new_thread_id(),
+            shared,
             out: Vec::with_capacity(FLUSH_AT + 1024),
-            sink: Box::new(std::io::stdout()),
-            err_sink: Box::new(std::io::stderr()),
-            natives: Vec::new(),
-            start: Instant::now(),
             scratch: Vec::new(),
         }
-    }
-
-    /// Writes buffered `print` output to the sink. The buffer is off-heap, so the write may
-    /// happen while compaction runs (design note §4.1). The write may block on a full pipe: it
-    /// runs in the native state so that a pause does not wait for the reader. Callable in the
-    /// middle of an instruction: a collection requested meanwhile stays pending (the flag
-    /// stays raised) until the next safepoint poll.
-    pub(crate) fn flush_out(&mut self) {
-        let (out, sink) = (&mut self.out, &mut self.sink);
-        self.heap.in_native(&mut self.roots, || {
-            if !out.is_empty() {
-                // Output errors (a closed pipe) are not Lox errors; like clox, carry on.
-                let _ = sink.write_all(out);
-                out.clear();
-            }
-            let _ = sink.flush();
-        });
     }
 
     /// The safepoint the dispatch loop takes when `should_yield` is set: another thread asked
@@ -151,7 +135,12 @@ impl VmCore {
     /// then resets the stack.
     #[cold]
     pub(crate) fn runtime_error(&mut self, msg: &[u8]) -> RuntimeError {
-        self.flush_out();
+        // The code table's line numbers are read under its lock while other threads may load
+        // code. Waiting for it may be a safepoint: everything below is read from the roots.
+        let multi = self.shared.multi();
+        if multi {
+            self.lock_code([]);
+        }
         let mut e = Vec::with_capacity(msg.len() + 64);
         e.extend_from_slice(msg);
         e.push(b'\n');
@@ -170,7 +159,10 @@ impl VmCore {
             // SAFETY: frames' closures are roots; no safepoint while reporting.
             let func =
                 unsafe { Obj::from_value(Obj::from_value(f.closure).get(field::CLOSURE_FUNCTION)) };
-            let entry = self.roots.code.get(func.function_code_index() as u32);
+            // SAFETY: shared rule 2: the code table is read under its lock or by the only
+            // mutator; the reference dies before the next safepoint (none while reporting).
+            let code = unsafe { &(*self.shared.roots()).code };
+            let entry = code.get(func.function_code_index() as u32);
             let at = (f.ip as usize).saturating_sub(1);
             let line = entry.lines.get(at).copied().unwrap_or(0);
             let _ = write!(e, "[line {line}] in ");
@@ -183,13 +175,20 @@ impl VmCore {
                 e.extend_from_slice(b"()\n");
             }
         }
-        let _ = self.err_sink.write_all(&e);
-        let _ = self.err_sink.flush();
+        if multi {
+            self.shared.code_lock.unlock();
+        }
+        self.write_error(&e);
         self.reset_stack();
         RuntimeError
     }
 
+    /// Empties the stack after an error. Open upvalues are closed first: a closure that
+    /// escaped (into a global, or to another thread) keeps the value its variable had, and no
+    /// upvalue is left naming a slot of a stack that is reused, or unmapped when the thread
+    /// ends (upvalues.rs).
     pub(crate) fn reset_stack(&mut self) {
+        self.close_upvalues(0);
         self.roots.stack.top = 0;
         self.roots.frames.clear();
         self.roots.open_upvalues = Value::NIL;
@@ -197,7 +196,7 @@ impl VmCore {
     }
 
     #[cold]
-    fn out_of_memory(&mut self) -> RuntimeError {
+    pub(crate) fn out_of_memory(&mut self) -> RuntimeError {
         self.runtime_error(b"Out of memory.")
     }
 
@@ -212,7 +211,17 @@ impl VmCore {
     }
 
     #[cold]
-    fn arity_error(&mut self, expected: usize, got: usize) -> RuntimeError {
+    pub(crate) fn undefined_variable(&mut self, name: Value) -> RuntimeError {
+        self.error_with_name(b"Undefined variable '", name, b"'.")
+    }
+
+    #[cold]
+    pub(crate) fn undefined_property(&mut self, name: Value) -> RuntimeError {
+        self.error_with_name(b"Undefined property '", name, b"'.")
+    }
+
+    #[cold]
+    pub(crate) fn arity_error(&mut self, expected: usize, got: usize) -> RuntimeError {
         let m = format!("Expected {expected} arguments but got {got}.");
         self.runtime_error(m.as_bytes())
     }
@@ -221,7 +230,10 @@ impl VmCore {
     pub(crate) fn execute(&mut self, closure: Value) -> Result<(), RuntimeError> {
         self.roots.stack.push(closure);
         self.call_closure(closure, 0)?;
-        self.run()
+        self.run()?;
+        // The script's result (nil).
+        self.roots.stack.pop();
+        Ok(())
     }
 
     /// Pushes a frame for `closure` with `argc` arguments on the stack above it.
@@ -251,7 +263,7 @@ impl VmCore {
     }
 
     /// Calls whatever `callee` is, with `argc` arguments above it on the stack. A safepoint.
-    fn call_value(&mut self, callee: Value, argc: usize) -> Result<(), RuntimeError> {
+    pub(crate) fn call_value(&mut self, callee: Value, argc: usize) -> Result<(), RuntimeError> {
         if callee.is_object() {
             // SAFETY: read from the stack since the last safepoint.
             let o = unsafe { Obj::from_value(callee) };
@@ -272,7 +284,8 @@ impl VmCore {
                     let class = unsafe {
                         Obj::from_value(Obj::from_value(inst).get(field::INSTANCE_CLASS))
                     };
-                    let init = self.roots.init_string;
+                    // SAFETY: shared rule 3: one word, read without a lock.
+                    let init = unsafe { (*self.shared.roots()).init_string };
                     // SAFETY: the init string is a root; class entries are current.
                     let found = unsafe {
                         table::get(
@@ -292,45 +305,6 @@ impl VmCore {
             }
         }
         Err(self.runtime_error(b"Can only call functions and classes."))
-    }
-
-    fn call_native(&mut self, index: usize, argc: usize) -> Result<(), RuntimeError> {
-        let (arity, kind) = {
-            let e: &NativeEntry = &self.natives[index];
-            (e.arity, e.kind)
-        };
-        if let Some(a) = arity {
-            if usize::from(a) != argc {
-                return Err(self.arity_error(usize::from(a), argc));
-            }
-        }
-        let result = match kind {
-            NativeKind::Clock => Value::number(self.start.elapsed().as_secs_f64()),
-            NativeKind::Host(f) => {
-                let top = self.roots.stack.top;
-                let args: Vec<_> = (top - argc..top)
-                    // SAFETY: stack values are live and current.
-                    .map(|i| unsafe { crate::api::HostValue::from_value(self.roots.stack.get(i)) })
-                    .collect();
-                // The host function runs outside the VM (it sees only copies): a pause does
-                // not wait for it. A collection requested meanwhile runs right after, before
-                // its result is interned.
-                let r = self.heap.in_native(&mut self.roots, || f(&args));
-                if self.heap.should_yield() {
-                    self.heap.safepoint(&mut self.roots);
-                }
-                match r {
-                    Ok(h) => match self.host_to_value(h) {
-                        Ok(v) => v,
-                        Err(OutOfMemory) => return Err(self.out_of_memory()),
-                    },
-                    Err(msg) => return Err(self.runtime_error(msg.as_bytes())),
-                }
-            }
-        };
-        self.roots.stack.top -= argc + 1;
-        self.roots.stack.push(result);
-        Ok(())
     }
 
     /// Looks `name` up in `class`'s methods and calls it with `argc` arguments.
@@ -360,6 +334,9 @@ impl VmCore {
         let receiver = self.roots.stack.peek(argc);
         // SAFETY: from the stack, current.
         if !unsafe { is_obj_type(receiver, tag::INSTANCE) } {
+            if self.invoke_builtin(name, argc)? {
+                return Ok(());
+            }
             return Err(self.runtime_error(b"Only instances have methods."));
         }
         // SAFETY: as above; name is a live constant.
@@ -518,7 +495,8 @@ impl VmCore {
         Ok(operands)
     }
 
-    /// Runs until the frame that was on top when `run` was entered returns.
+    /// Runs until the frame that was on top when `run` was entered returns, leaving its result
+    /// in place of its callee on the stack.
     pub(crate) fn run(&mut self) -> Result<(), RuntimeError> {
         let stop_depth = self.roots.frames.len() - 1;
         let stack_base = self.roots.stack.base_ptr();
@@ -539,7 +517,9 @@ impl VmCore {
         //     after every safepoint (`reload!`/`load_frame!`); values read from the stack or
         //     constants are used only before the next safepoint;
         // (d) `ip` and `code_base` point into the frame's bytecode, a boxed slice that lives as
-        //     long as its function, which the frame keeps alive.
+        //     long as its function, which the frame keeps alive;
+        // (e) the shared roots are read through `Shared::roots` as single words (shared rule 3)
+        //     and no reference into them is kept.
         unsafe {
             // Loads the top frame's state, except `sp`.
             macro_rules! enter_frame {
@@ -701,10 +681,11 @@ impl VmCore {
                     op::GET_GLOBAL => {
                         let name = constant!();
                         let hash = Obj::from_value(name).string_hash();
-                        match table::get(self.roots.globals.entries, name, hash) {
+                        let globals = (*self.shared.roots()).globals.entries;
+                        match table::get(globals, name, hash) {
                             Some(v) => push!(v),
                             None => {
-                                fail!(self.error_with_name(b"Undefined variable '", name, b"'."))
+                                fail!(self.undefined_variable(name))
                             }
                         }
                     }
@@ -717,31 +698,47 @@ impl VmCore {
                     }
                     op::SET_GLOBAL => {
                         let name = constant!();
-                        let hash = Obj::from_value(name).string_hash();
                         let v = peek!(0);
-                        let entries = self.roots.globals.entries;
-                        if !table::set_existing(entries, name, hash, v, &mut self.heap) {
-                            fail!(self.error_with_name(b"Undefined variable '", name, b"'."));
+                        if self.shared.multi() {
+                            save!();
+                            self.set_global_locked(name, v)?;
+                            reload!();
+                        } else {
+                            let hash = Obj::from_value(name).string_hash();
+                            let entries = (*self.shared.roots()).globals.entries;
+                            if !table::set_existing(entries, name, hash, v, &mut self.heap) {
+                                fail!(self.undefined_variable(name));
+                            }
                         }
                     }
                     op::GET_UPVALUE => {
                         let i = usize::from(byte!());
                         let u = Obj::from_value(closure.get(field::CLOSURE_UPVALUES + i));
-                        let at = u.word(field::UPVALUE_INDEX);
-                        push!(if at == UPVALUE_CLOSED {
+                        let slot = u.word(field::UPVALUE_SLOT);
+                        let v = if slot == UPVALUE_CLOSED {
                             u.get(field::UPVALUE_CLOSED)
+                        } else if in_stack(slot, stack_base) {
+                            *(slot as usize as *const Value)
                         } else {
-                            *stack_base.add(at as usize)
-                        });
+                            save!();
+                            let v = self.get_foreign_upvalue(i);
+                            reload!();
+                            v
+                        };
+                        push!(v);
                     }
                     op::SET_UPVALUE => {
                         let i = usize::from(byte!());
                         let u = Obj::from_value(closure.get(field::CLOSURE_UPVALUES + i));
-                        let at = u.word(field::UPVALUE_INDEX);
-                        if at == UPVALUE_CLOSED {
+                        let slot = u.word(field::UPVALUE_SLOT);
+                        if slot == UPVALUE_CLOSED {
                             u.store(&mut self.heap, field::UPVALUE_CLOSED, peek!(0));
+                        } else if in_stack(slot, stack_base) {
+                            *(slot as usize as *mut Value) = peek!(0);
                         } else {
-                            *stack_base.add(at as usize) = peek!(0);
+                            save!();
+                            self.set_foreign_upvalue(i, peek!(0));
+                            reload!();
                         }
                     }
                     op::GET_PROPERTY => {
@@ -821,7 +818,9 @@ impl VmCore {
                         print_value(&mut self.out, *sp);
                         self.out.push(b'\n');
                         if self.out.len() >= FLUSH_AT {
-                            self.flush_out();
+                            // The thread's roots must be complete in the native state.
+                            save!();
+                            self.flush_lines();
                         }
                     }
                     op::JUMP => {
@@ -900,7 +899,9 @@ impl VmCore {
                             self.close_upvalues(f.base as usize);
                         }
                         if self.roots.frames.len() == stop_depth {
-                            self.roots.stack.top = f.base as usize;
+                            // The result replaces the callee, as for any call.
+                            *stack_base.add(f.base as usize) = result;
+                            self.roots.stack.top = f.base as usize + 1;
                             return Ok(());
                         }
                         sp = stack_base.add(f.base as usize);

@@ -94,7 +94,8 @@ fn session(args: &Args) -> i32 {
         Some(bytes) => script::run(&mut vm, bytes),
         None => repl::run(&mut vm),
     };
-    vm.flush_output();
+    // The REPL's threads too: the session ends when they have.
+    vm.wait_for_threads();
     // Final figures: waits for a compaction that may still run.
     vm.finish_gc();
     match &args.gc_stats {

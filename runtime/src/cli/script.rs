@@ -15,7 +15,11 @@ pub fn read(path: &Path) -> Result<Vec<u8>, String> {
 
 /// Interprets `source` and returns the process exit status for its outcome.
 pub fn run(vm: &mut Vm, source: &[u8]) -> i32 {
-    match vm.interpret(source) {
+    let result = vm.interpret(source);
+    // The program ends when its threads have, also after a runtime error in the script.
+    vm.wait_for_threads();
+    match result {
+        Ok(()) if vm.thread_failed_unjoined() => exit::RUNTIME_ERROR,
         Ok(()) => exit::OK,
         Err(InterpretError::Compile) => exit::COMPILE_ERROR,
         Err(InterpretError::Runtime) => exit::RUNTIME_ERROR,
