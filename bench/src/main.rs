@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! cargo run --release -p bench -- throughput [--clox PATH] [--lox PATH]... [--dir DIR] [--runs N]
-//! cargo run --release -p bench -- pauses [--quick] [--clox PATH] [--jvm] [--out DIR]
+//! cargo run --release -p bench -- pauses [--quick] [--clox PATH] [--jvm] [--threads LIST] [--out DIR]
 //! cargo run --release -p bench -- soak --seconds S --live SIZE [--gc MODE] [--threads 1]
 //! cargo run --release -p bench -- rss [--live SIZE] [--small SIZE] [--gc MODE]
 //! ```
@@ -81,6 +81,10 @@ enum Cmd {
         /// Only workloads whose name contains this.
         #[arg(long)]
         filter: Option<String>,
+        /// The threads axis: GCBench at 16 MB live split over these numbers of Lox threads,
+        /// e.g. 1,2,4; `none` for no axis [default: 1,2,4; with --quick 1,2].
+        #[arg(long, value_name = "LIST", value_parser = pauses::threads::parse_counts)]
+        threads: Option<pauses::threads::Counts>,
     },
     /// A mixed workload (trees, lists, string tables, closures) held at SIZE live while it
     /// churns for S seconds, self-checked, verified by the collector every few cycles and
@@ -297,6 +301,7 @@ fn main() -> ExitCode {
             lox,
             dir,
             filter,
+            threads,
         } => (|| {
             let lox = match lox {
                 Some(p) => existing(p, "lox")?,
@@ -311,6 +316,7 @@ fn main() -> ExitCode {
                 out: out.unwrap_or_else(|| root.join("target/bench")),
                 shared_dir: dir.unwrap_or_else(|| root.join("../shared/lox/benchmark")),
                 filter,
+                threads: threads.map_or_else(|| pauses::threads::default_counts(quick), |c| c.0),
             })
         })(),
         Cmd::Soak {

@@ -35,8 +35,8 @@ pub fn judge(exp: &Expectations, outcome: &Outcome) -> Vec<String> {
         Exit::Code(_) => {}
     }
 
-    if let Some((line, text)) = &exp.runtime_error {
-        check_runtime_error(*line, text, &err, &mut fails);
+    if !exp.runtime_errors.is_empty() {
+        check_runtime_errors(&exp.runtime_errors, &err, &mut fails);
     } else {
         check_compile_errors(exp, &err, &mut fails);
     }
@@ -53,23 +53,52 @@ pub fn judge(exp: &Expectations, outcome: &Outcome) -> Vec<String> {
     fails
 }
 
-fn check_runtime_error(line: usize, text: &str, err: &[String], fails: &mut Vec<String>) {
-    if err.len() < 2 {
-        fails.push(format!("expected runtime error '{text}' and got {err:?}"));
-        return;
+/// Each expected error in order: its message (the first stderr line, then the first line after
+/// the previous error's trace), then a trace whose first line names the annotated line. Another
+/// message after the last trace is an error nobody expected (say, a second thread's).
+fn check_runtime_errors(expected: &[(usize, String)], err: &[String], fails: &mut Vec<String>) {
+    let mut at = 0;
+    for (k, (line, text)) in expected.iter().enumerate() {
+        let Some(msg) = err.get(at) else {
+            fails.push(format!(
+                "expected runtime error '{text}' and got {:?}",
+                head(&err[at.min(err.len())..])
+            ));
+            return;
+        };
+        if msg != text {
+            let which = if k == 0 { "" } else { " next" };
+            fails.push(format!(
+                "expected{which} runtime error '{text}', got '{msg}'"
+            ));
+        }
+        let trace_len = err[at + 1..]
+            .iter()
+            .take_while(|l| expect::is_trace(l))
+            .count();
+        let trace = &err[at + 1..at + 1 + trace_len];
+        match trace.iter().find_map(|l| expect::trace_line(l)) {
+            None => fails.push(format!(
+                "expected a '[line N]' stack trace after '{msg}', got {:?}",
+                head(&err[at + 1..])
+            )),
+            Some(n) if n != *line => fails.push(format!(
+                "runtime error '{text}' reported on line {n}, expected {line}"
+            )),
+            Some(_) => {}
+        }
+        at += 1 + trace_len;
     }
-    if err[0] != text {
-        fails.push(format!("expected runtime error '{text}', got '{}'", err[0]));
-    }
-    match err[1..].iter().find_map(|l| expect::trace_line(l)) {
-        None => fails.push(format!(
-            "expected a '[line N]' stack trace, got {:?}",
-            &err[1..]
-        )),
-        Some(n) if n != line => fails.push(format!(
-            "runtime error reported on line {n}, expected {line}"
-        )),
-        Some(_) => {}
+    let rest: Vec<&String> = err[at.min(err.len())..]
+        .iter()
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let Some(first) = rest.first() {
+        fails.push(format!(
+            "unexpected stderr after the expected runtime error{}: '{first}' ({} lines)",
+            if expected.len() == 1 { "" } else { "s" },
+            rest.len()
+        ));
     }
 }
 
@@ -144,6 +173,37 @@ pub(crate) mod tests {
             &outcome("", "Can only call functions and classes.\n", 70)
         )
         .is_empty());
+    }
+
+    #[test]
+    fn several_runtime_errors_appear_in_source_order() {
+        // A thread's error (line 2), then the error its join raises in the script (line 4).
+        let exp = expect::parse(
+            b"fun f() {\n  nil(); // expect runtime error: Can only call functions and classes.\n}\n\
+              Thread(f).join(); // expect runtime error: Joined thread ended with a runtime error.\n",
+        )
+        .unwrap();
+        assert_eq!(exp.exit_code, 70);
+        let thread = "Can only call functions and classes.\n[line 2] in f()\n";
+        let join = "Joined thread ended with a runtime error.\n[line 4] in script\n";
+        assert!(judge(&exp, &outcome("", &format!("{thread}{join}"), 70)).is_empty());
+        // Swapped, one missing, the second on the wrong line, one more than expected.
+        assert!(!judge(&exp, &outcome("", &format!("{join}{thread}"), 70)).is_empty());
+        assert!(!judge(&exp, &outcome("", thread, 70)).is_empty());
+        let wrong = join.replace("line 4", "line 3");
+        assert!(!judge(&exp, &outcome("", &format!("{thread}{wrong}"), 70)).is_empty());
+        let extra = format!("{thread}{join}Stack overflow.\n[line 9] in g()\n");
+        assert!(!judge(&exp, &outcome("", &extra, 70)).is_empty());
+    }
+
+    #[test]
+    fn a_deep_trace_with_frames_left_out_is_one_error() {
+        let exp = expect::parse(b"\nf(); // expect runtime error: Stack overflow.\n").unwrap();
+        let deep =
+            "Stack overflow.\n[line 2] in f()\n... 9936 more frames ...\n[line 2] in script\n";
+        assert!(judge(&exp, &outcome("", deep, 70)).is_empty());
+        let more = format!("{deep}Out of memory.\n");
+        assert!(!judge(&exp, &outcome("", &more, 70)).is_empty());
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! - `// Error...`: a compile error on this line; `// [line N] Error...` (or `[c line N]`): on
 //!   line N; either means exit status 65;
 //! - `// expect runtime error: TEXT`: the first stderr line, with a `[line N]` trace naming this
-//!   line; exit status 70;
+//!   line; exit status 70. A file may have several (a thread's error, then the error its
+//!   `join()` raises): they appear on stderr in source order, each message right after the
+//!   trace of the one before;
 //! - `// nontest`: not a test.
 //!
 //! Two additions of ours:
@@ -30,8 +32,9 @@ pub struct Expectations {
     pub output: Vec<OutputLine>,
     /// Compile errors as `[N] Error...`.
     pub compile_errors: BTreeSet<String>,
-    /// `(line, message)` of the expected runtime error.
-    pub runtime_error: Option<(usize, String)>,
+    /// `(line, message)` of each expected runtime error, in source order (the order they must
+    /// appear on stderr).
+    pub runtime_errors: Vec<(usize, String)>,
     pub exit_code: i32,
     /// Collection interval to use in the stress mode instead of 1.
     pub stress_interval: Option<u64>,
@@ -65,7 +68,7 @@ pub fn parse(source: &[u8]) -> Option<Expectations> {
             }
         } else if let Some(rest) = after(line, "// expect runtime error: ") {
             if !rest.is_empty() {
-                exp.runtime_error = Some((num, rest.to_string()));
+                exp.runtime_errors.push((num, rest.to_string()));
                 exp.exit_code = 70;
             }
         } else if let Some(rest) = after(line, "// gc-stress: ") {
@@ -106,6 +109,12 @@ fn error_with_line(line: &str) -> Option<(Option<&str>, usize, &str)> {
         search = &search[i + 4..];
     }
     None
+}
+
+/// Whether a stderr line belongs to a stack trace: a `[line N] in ...` frame, or the line that
+/// stands for the frames left out of a deep one (`... 9936 more frames ...`).
+pub fn is_trace(line: &str) -> bool {
+    trace_line(line).is_some() || (line.starts_with("... ") && line.ends_with(" ..."))
 }
 
 /// A compile error as the VM prints it (`[line N] Error...`), as `[N] Error...`.
@@ -179,7 +188,10 @@ mod tests {
                 "[7] Error at end: Expect '}' after block.".to_string(),
             ]
         );
-        assert_eq!(e.runtime_error, Some((7, "Undefined variable 'x'.".into())));
+        assert_eq!(
+            e.runtime_errors,
+            vec![(7, "Undefined variable 'x'.".to_string())]
+        );
         assert_eq!(e.exit_code, 70);
         assert_eq!(e.stress_interval, Some(64));
         assert_eq!(

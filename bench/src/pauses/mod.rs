@@ -3,7 +3,8 @@
 //!
 //! Order of work: the machine's hiccup floor, a probe of each mode (refused modes are reported
 //! as not available), the calibration of the generated programs, then the workloads one by one
-//! with all modes back to back, then the JVM collectors (`--jvm`).
+//! with all modes back to back (the threads axis last, when the binary runs Lox threads), then
+//! the JVM collectors (`--jvm`).
 
 pub mod cells;
 pub mod child;
@@ -19,6 +20,8 @@ pub mod report;
 pub mod results;
 pub mod safepoint;
 pub mod table;
+pub mod threads;
+pub mod threads_report;
 pub mod workloads;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +42,8 @@ pub struct Options {
     pub shared_dir: PathBuf,
     /// Only workloads whose name contains this.
     pub filter: Option<String>,
+    /// Thread counts of the threads axis (none: no axis).
+    pub threads: Vec<u32>,
 }
 
 /// A mode and whether this build (or machine) has it.
@@ -63,6 +68,8 @@ pub struct Results {
     pub calibrations: Vec<(Family, Calibration)>,
     pub cells: Vec<Cell>,
     pub seconds: f64,
+    /// Why the threads axis was asked for but not run (the binary has no Lox threads).
+    pub threads_unavailable: Option<String>,
 }
 
 impl Results {
@@ -182,6 +189,8 @@ pub fn execute(opts: &Options) -> Result<bool, String> {
         calibrations.push((family, cal));
     }
     workloads.retain(|w| selected(opts.filter.as_deref(), &w.name));
+    let threads_unavailable =
+        add_threads_axis(opts, &programs, &runs, &mut calibrations, &mut workloads)?;
 
     let clox = opts
         .clox
@@ -197,7 +206,10 @@ pub fn execute(opts: &Options) -> Result<bool, String> {
                 continue;
             };
             let stem = runs.join(format!("{}.{}", w.name, m.label));
-            let outcome = run_lox(&opts.lox, flags, w, &stem, &mut reference);
+            let outcome = match w.threads {
+                Some(_) => threads::run(&opts.lox, flags, w, &stem, &mut reference),
+                None => run_lox(&opts.lox, flags, w, &stem, &mut reference),
+            };
             all_ok &= !matches!(outcome, Outcome::Failed(_));
             progress(&w.name, m.label, &outcome);
             cells.push(Cell {
@@ -206,7 +218,8 @@ pub fn execute(opts: &Options) -> Result<bool, String> {
                 outcome,
             });
         }
-        if let Some(c) = clox {
+        // clox has no threads.
+        if let Some(c) = clox.filter(|_| w.threads.is_none()) {
             let stem = runs.join(format!("{}.clox", w.name));
             let outcome = run_clox(c, w, &stem, reference.as_deref());
             progress(&w.name, "clox", &outcome);
@@ -233,6 +246,7 @@ pub fn execute(opts: &Options) -> Result<bool, String> {
         calibrations,
         cells,
         seconds: t0.elapsed().as_secs_f64(),
+        threads_unavailable,
     };
     let write = |name: &str, text: String| {
         let p = opts.out.join(name);
@@ -248,6 +262,49 @@ pub fn execute(opts: &Options) -> Result<bool, String> {
         results.seconds
     );
     Ok(all_ok)
+}
+
+/// The threads axis's workloads (the thread counts `--filter` keeps), sized with GCBench's
+/// calibration (measured here if the live-size axis did not need it). Returns why the axis
+/// cannot run when the binary has no Lox threads.
+fn add_threads_axis(
+    opts: &Options,
+    programs: &Path,
+    runs: &Path,
+    calibrations: &mut Vec<(Family, Calibration)>,
+    list: &mut Vec<Workload>,
+) -> Result<Option<String>, String> {
+    let counts: Vec<u32> = opts
+        .threads
+        .iter()
+        .copied()
+        .filter(|&t| selected(opts.filter.as_deref(), &threads::name(t)))
+        .collect();
+    if counts.is_empty() {
+        return Ok(None);
+    }
+    if let Err(why) = threads::probe(&opts.lox, runs) {
+        eprintln!("bench: threads axis not available in this build: {why}");
+        return Ok(Some(why));
+    }
+    let cal = match calibrations.iter().find(|(f, _)| *f == Family::GcBench) {
+        Some((_, c)) => *c,
+        None => {
+            eprintln!("bench: calibrating gcbench (bytes per unit) for the threads axis");
+            let c = workloads::calibrate(&opts.lox, Family::GcBench, programs)?;
+            eprintln!(
+                "bench: gcbench: {:.1} bytes per unit + {:.1} MB",
+                c.per_unit,
+                c.base / MB as f64
+            );
+            calibrations.push((Family::GcBench, c));
+            c
+        }
+    };
+    for t in counts {
+        list.push(threads::workload(t, &cal, programs)?);
+    }
+    Ok(None)
 }
 
 fn progress(workload: &str, mode: &str, o: &Outcome) {

@@ -1,5 +1,6 @@
 //! SVG plots of a run (plotters, SVG backend only): pause and fault-stall percentiles per mode,
-//! max pause against live heap size, a per-cycle timeline (every pause, and each cycle's
+//! max pause against live heap size (and against Lox threads, `threads_report.rs`), a per-cycle
+//! timeline (every pause, and each cycle's
 //! compaction span), and MMU curves with and without allocation stalls. Each plot is written
 //! only when it has data; a plot that fails to draw is skipped with a warning, never fatal.
 
@@ -21,7 +22,7 @@ const TIMELINE_SIZE: (u32, u32) = (960, 780);
 type Curve = Vec<(f64, f64)>;
 
 /// Whether a plot was drawn (`false`: no data for it).
-type Plotted = Result<bool, Box<dyn std::error::Error>>;
+pub(super) type Plotted = Result<bool, Box<dyn std::error::Error>>;
 
 /// A timeline series: label, colour index (mode), marker index (kind), points.
 struct Marks {
@@ -31,7 +32,7 @@ struct Marks {
     pts: Vec<(f64, f64)>,
 }
 
-fn color(i: usize) -> RGBColor {
+pub(super) fn color(i: usize) -> RGBColor {
     const C: [RGBColor; 10] = [
         RGBColor(31, 119, 180),
         RGBColor(214, 39, 40),
@@ -569,6 +570,9 @@ pub fn write_all(r: &Results, out: &Path) -> Vec<String> {
         .map(|w| w.name.clone())
         .collect();
     attempt("max-pause-vs-live.svg".into(), &|p| max_vs_live(r, p));
+    attempt("pauses-vs-threads.svg".into(), &|p| {
+        super::threads_report::plot(r, p)
+    });
     for w in &generated {
         attempt(format!("percentiles-{w}.svg"), &|p| percentiles(r, w, p));
     }

@@ -481,6 +481,7 @@ pub fn render(r: &Results, plots: &[String]) -> String {
             &t,
         );
     }
+    o.push_str(&super::threads_report::section(r));
     section(
         &mut o,
         "Stalls",
@@ -566,7 +567,9 @@ line per mode and pause kind (one per JVM collector), the pause axis logarithmic
 logarithmic in the tail (90, 99, 99.9 ...; the last mark is the max), so a flat line is a \
 collector whose worst pauses are like its typical ones. **max-pause-vs-live.svg** plots the \
 longest pause of each kind against the live heap (both axes logarithmic): a flat line is a pause \
-independent of heap size, a line of slope 1 a pause proportional to it. **fault-stalls-*.svg** \
+independent of heap size, a line of slope 1 a pause proportional to it. **pauses-vs-threads.svg** \
+plots pause p99 and max and time-to-safepoint p99 (dashed) of the threads axis against the number \
+of Lox threads, one colour per mode. **fault-stalls-*.svg** \
 plots mutator fault stalls by percentile, one line per mode that had any, on the same axes as \
 the pause percentiles; the points are bucket upper bounds (at most 12.5% above the true value) \
 and the last mark the exact max. **timeline-*.svg** shows every pause of our collector's runs at \
@@ -595,6 +598,7 @@ pub(super) mod tests {
             live_target: Some(live),
             heap_max: Some(3 * live),
             params: "var LIVE_NODES = 1;".into(),
+            threads: None,
         };
         let stats = |kinds: &[(&str, u64)]| {
             // Field by field: the collector's type keeps private bookkeeping.
@@ -686,6 +690,7 @@ pub(super) mod tests {
                 cell("gcbench_64mb", "clox", Outcome::Failed("boom".into())),
             ],
             seconds: 12.0,
+            threads_unavailable: None,
         }
     }
 

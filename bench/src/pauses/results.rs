@@ -10,6 +10,7 @@ use super::cells::{Measured, Outcome};
 use super::gcstats::GcStats;
 use super::hist::{Durations, Summary};
 use super::machine::Machine;
+use super::threads_report;
 use super::Results;
 
 #[derive(Serialize)]
@@ -25,6 +26,10 @@ struct File<'a> {
     calibrations: Vec<CalibrationEntry>,
     workloads: Vec<WorkloadEntry<'a>>,
     runs: Vec<Run<'a>>,
+    /// The threads axis, one entry per mode and thread count (`threads_report::Entry`).
+    threads_axis: Vec<threads_report::Entry>,
+    /// Why the threads axis was asked for but not run.
+    threads_unavailable: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -50,6 +55,11 @@ struct WorkloadEntry<'a> {
     live_target_bytes: Option<u64>,
     heap_max_bytes: Option<u64>,
     params: &'a str,
+    /// The threads axis only: Lox threads and the nodes they allocate in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    threads: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    work_nodes: Option<u64>,
 }
 
 /// A workload under a mode: `status` (`ok`, `failed`, `not_available`) and what goes with it.
@@ -181,6 +191,8 @@ fn file(r: &Results) -> File<'_> {
                 live_target_bytes: w.live_target,
                 heap_max_bytes: w.heap_max,
                 params: w.params.trim(),
+                threads: w.threads.map(|t| t.threads),
+                work_nodes: w.threads.map(|t| t.work_nodes),
             })
             .collect(),
         runs: r
@@ -196,6 +208,8 @@ fn file(r: &Results) -> File<'_> {
                 },
             })
             .collect(),
+        threads_axis: threads_report::entries(r),
+        threads_unavailable: r.threads_unavailable.as_deref(),
     }
 }
 

@@ -34,6 +34,17 @@ pub enum Family {
     GcBench,
     /// A large graph mutated in place.
     Graph,
+    /// GCBench's work split over several Lox threads (the threads axis, `threads.rs`).
+    GcBenchThreads,
+}
+
+/// How a workload of the threads axis splits its work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThreadShare {
+    /// Lox threads the work runs on (the main script only waits for them).
+    pub threads: u32,
+    /// Nodes all threads allocate together: the work the wall time is divided by.
+    pub work_nodes: u64,
 }
 
 /// One program to run.
@@ -48,6 +59,8 @@ pub struct Workload {
     pub heap_max: Option<u64>,
     /// The parameter line prepended to the template.
     pub params: String,
+    /// The threads axis only: how the work is split.
+    pub threads: Option<ThreadShare>,
 }
 
 /// A generated program's size model: `live bytes = base + per_unit * units`.
@@ -95,6 +108,7 @@ impl Family {
         match self {
             Family::GcBench => GCBENCH_SRC,
             Family::Graph => GRAPH_SRC,
+            Family::GcBenchThreads => super::threads::TEMPLATE,
             Family::Shared => "",
         }
     }
@@ -112,7 +126,8 @@ impl Family {
                 "var VERTICES = {units}; var STEPS = {};\n",
                 (units * 4).max(GRAPH_MIN_STEPS)
             ),
-            Family::Shared => String::new(),
+            // Its parameters depend on the thread count too: `threads::params`.
+            Family::GcBenchThreads | Family::Shared => String::new(),
         }
     }
 
@@ -125,7 +140,8 @@ impl Family {
                 units * 2
             ),
             Family::Graph => format!("var VERTICES = {units}; var STEPS = {};\n", units * 2),
-            Family::Shared => String::new(),
+            // Sized with GCBench's calibration (the same nodes).
+            Family::GcBenchThreads | Family::Shared => String::new(),
         }
     }
 
@@ -140,6 +156,7 @@ impl Family {
         match self {
             Family::GcBench => "gcbench",
             Family::Graph => "graph",
+            Family::GcBenchThreads => "gcbench_threads",
             Family::Shared => "shared",
         }
     }
@@ -222,6 +239,7 @@ pub fn shared(dir: &Path) -> Result<Vec<Workload>, String> {
             live_target: None,
             heap_max: None,
             params: String::new(),
+            threads: None,
         })
         .collect())
 }
@@ -245,6 +263,7 @@ pub fn generated(
         live_target: Some(live),
         heap_max: Some(3 * live),
         params,
+        threads: None,
     })
 }
 
