@@ -310,7 +310,8 @@ impl Vm {
         let core = &mut self.core;
         core.flush_out();
         let shared = core.shared.clone();
-        core.heap.in_native(&mut core.roots, || shared.wait_for_threads());
+        core.heap
+            .in_native(&mut core.roots, || shared.wait_for_threads());
         if core.heap.should_yield() {
             core.heap.safepoint(&mut core.roots);
         }

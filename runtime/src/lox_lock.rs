@@ -107,7 +107,8 @@ impl VmCore {
             Ok(true) => {}
             Ok(false) => {
                 self.flush_out();
-                self.heap.in_native(&mut self.roots, || state.acquire_blocking(me));
+                self.heap
+                    .in_native(&mut self.roots, || state.acquire_blocking(me));
             }
             Err(()) => return Err(self.runtime_error(ALREADY_HELD)),
         }

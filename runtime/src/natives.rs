@@ -114,8 +114,7 @@ impl VmCore {
                 // The host function runs outside the VM (it sees only copies): a pause does
                 // not wait for it. A collection requested meanwhile runs right after, before
                 // its result is interned.
-                let r =
-                    self.heap.in_native(&mut self.roots, || f(&args));
+                let r = self.heap.in_native(&mut self.roots, || f(&args));
                 match r {
                     Ok(h) => match self.host_to_value(h) {
                         Ok(v) => v,

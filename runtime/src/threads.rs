@@ -16,8 +16,8 @@
 //! The program waits for every thread it started, joined or not (`Shared::wait_for_threads`).
 
 use crate::object::{field, header, tag, words, Obj};
-use crate::value::Value;
 use crate::shared::Shared;
+use crate::value::Value;
 use crate::vm::{RuntimeError, VmCore};
 use gc::OutOfMemory;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -215,6 +215,9 @@ impl VmCore {
         // when that frame does, its result on the stack.
         let ran = self.call_value(f, 0).and_then(|()| self.run());
         debug_assert!(ran.is_err() || self.roots.frames.len() == depth);
+        // Everything the thread printed goes out before it counts as ended (a joiner's output
+        // comes after it), while its result is still rooted on the stack.
+        self.flush_out();
         match ran {
             Ok(()) => {
                 let result = self.roots.stack.pop();
@@ -231,7 +234,6 @@ impl VmCore {
                 state.end(Outcome::Failed);
             }
         }
-        self.flush_out();
     }
 
     /// `thread.join()`, the receiver on top of the stack: replaces it with the thread's result.

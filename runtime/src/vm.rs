@@ -817,10 +817,14 @@ impl VmCore {
                         sp = sp.sub(1);
                         print_value(&mut self.out, *sp);
                         self.out.push(b'\n');
-                        if self.out.len() >= FLUSH_AT {
-                            // The thread's roots must be complete in the native state.
+                        // With several threads each line goes out as it is printed (lines
+                        // appear in the order the prints ran); alone, in large writes.
+                        if self.out.len() >= FLUSH_AT || self.shared.multi() {
+                            // The native state: another thread's pause may move objects
+                            // meanwhile, so the roots are saved and every pointer reloaded.
                             save!();
                             self.flush_lines();
+                            reload!();
                         }
                     }
                     op::JUMP => {
