@@ -87,9 +87,9 @@ pub fn complete_lines(buf: &[u8]) -> usize {
 
 impl VmCore {
     /// Writes all buffered `print` output. Runs in the native state (the write may block on a
-    /// full pipe, and the output lock may be held by another thread), deferring a wanted
-    /// safepoint to the next poll, so it may run in the middle of an instruction; the thread's
-    /// roots must be complete (see `mutator::in_native_deferred`).
+    /// full pipe, and the output lock may be held by another thread): another thread's pause
+    /// may run meanwhile, so this is a safepoint as far as the caller goes. Its roots must be
+    /// complete, and every heap value it held in a local must be re-read afterwards.
     pub(crate) fn flush_out(&mut self) {
         let VmCore {
             heap,

@@ -129,8 +129,10 @@ impl VmCore {
         if !unsafe { runnable(f) } {
             return Err(self.runtime_error(THREAD_EXPECTS));
         }
-        // What this thread printed so far comes before anything the new one prints.
+        // What this thread printed so far comes before anything the new one prints. Writing
+        // is the native state, where another thread's pause may move `f`: re-read it.
         self.flush_out();
+        let f = self.roots.stack.peek(0);
         let t = match self.new_thread(f) {
             Ok(t) => t,
             Err(OutOfMemory) => return Err(self.runtime_error(b"Out of memory.")),
