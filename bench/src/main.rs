@@ -99,7 +99,7 @@ enum Cmd {
         /// Collector mode: `concurrent` or `stw`.
         #[arg(long = "gc", value_name = "MODE", default_value = "concurrent", value_parser = ["concurrent", "stw"])]
         mode: String,
-        /// Lox threads (only 1: Lox has no threads yet).
+        /// Lox threads (only 1: the soak program is single-threaded).
         #[arg(long, value_name = "N", default_value_t = 1)]
         threads: u32,
         /// The collector verifies the heap graph every Nth cycle (`lox --gc-verify=N`; 0: never).

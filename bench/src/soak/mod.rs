@@ -34,7 +34,7 @@ pub struct Options {
 
 /// Why `--threads N` with N > 1 is refused.
 pub const NO_THREADS: &str =
-    "Lox has no threads yet (they come with the next issue): only --threads 1 can run";
+    "the soak program runs on one Lox thread (a threaded soak is not written yet): only --threads 1 can run";
 
 /// `lox --gc MODE`, `--heap-max` three times the live size (as `bench pauses`), verification
 /// and statistics.
