@@ -205,13 +205,17 @@ impl<M: ObjectModel> Mutator<M> {
     /// Runs `f` in the native state: the thread counts as stopped (a pause visits `roots`
     /// meanwhile, and never waits for it), so `f` may block — reading input, joining a thread,
     /// waiting for a lock, writing output. `f` must not touch the heap. Returns once `f` has
-    /// and no pause is in force.
+    /// and no pause is in force, after serving a request made meanwhile (a collection asked
+    /// for while this thread could not run one): so this is a safepoint for the caller.
     pub fn in_native<R>(&mut self, roots: &mut dyn RootSet, f: impl FnOnce() -> R) -> R {
-        self.slot.publish(&mut self.local, lend(Some(roots)));
+        self.slot.publish(&mut self.local, lend(Some(&mut *roots)));
         let sp = &self.heap.hs.safepoints;
         sp.enter_stopped(&self.slot, MutatorState::Native);
         let r = f();
         sp.leave_stopped(&self.slot);
+        if self.should_yield() {
+            self.safepoint(roots);
+        }
         r
     }
 

@@ -231,11 +231,7 @@ impl Vm {
     /// terminal, say). A collection requested meanwhile runs before this returns.
     pub fn outside_vm<R>(&mut self, f: impl FnOnce() -> R) -> R {
         let core = &mut self.core;
-        let r = core.heap.in_native(&mut core.roots, f);
-        if core.heap.should_yield() {
-            core.heap.safepoint(&mut core.roots);
-        }
-        r
+        core.heap.in_native(&mut core.roots, f)
     }
 
     /// Runs a full collection now.
