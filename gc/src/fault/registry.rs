@@ -7,8 +7,15 @@
 //! note §2.7): a fault handler enters a heap's cycle by incrementing a counter of the heap's
 //! slot — static memory, safe to touch even for a heap that is being dropped — and only if
 //! that counter is open may it look at the heap's shared state.
+//!
+//! A slot holds that state as an opaque pointer (the registry never looks at it), under rules
+//! its users cite as "registry rule N":
+//! 1. Whoever claims a slot passes a pointer that stays valid until it releases the slot, and
+//!    until then keeps both counters closed whenever the pointee is not ready to be read.
+//! 2. A reader dereferences [`Slot::shared`] only between a successful [`Slot::enter`] and its
+//!    [`Slot::leave`], and only as the type the claimer stored (the concurrent collector's
+//!    `Shared`: it is the only claimer).
 
-use crate::collector::concurrent::shared::Shared;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 /// How many concurrent heaps may exist at once in one process.
@@ -32,7 +39,8 @@ pub struct Slot {
     used: AtomicBool,
     start: AtomicUsize,
     end: AtomicUsize,
-    shared: AtomicPtr<Shared>,
+    /// The heap's shared state, opaque here (module rules).
+    shared: AtomicPtr<()>,
     counters: [AtomicU64; 2],
 }
 
@@ -78,11 +86,11 @@ impl Slot {
         self.counters[i].fetch_sub(1, Ordering::Release);
     }
 
-    /// The heap's shared state. Valid only between a successful [`Slot::enter`] and its
-    /// [`Slot::leave`] (the heap publishes it before opening a counter and keeps it alive until
-    /// both are drained).
+    /// The heap's shared state, as the claimer passed it: readable under registry rule 2 only
+    /// (the heap publishes it before opening a counter and keeps it alive until both are
+    /// drained).
     #[inline]
-    pub fn shared(&self) -> *const Shared {
+    pub fn shared(&self) -> *const () {
         self.shared.load(Ordering::Acquire)
     }
 
@@ -115,9 +123,13 @@ impl Slot {
 
 static TABLE: [Slot; SLOTS] = [const { Slot::new() }; SLOTS];
 
-/// Claims a free slot for the heap range `[start, end)` whose shared state is `shared` (which
-/// must stay valid until [`release`]). `None` if every slot is taken.
-pub fn claim(start: usize, end: usize, shared: *const Shared) -> Option<&'static Slot> {
+/// Claims a free slot for the heap range `[start, end)` whose shared state is `shared`.
+/// `None` if every slot is taken.
+///
+/// # Safety
+/// 1. Registry rule 1 holds for `shared` (valid until [`release`], counters closed while it is
+///    not ready).
+pub unsafe fn claim(start: usize, end: usize, shared: *const ()) -> Option<&'static Slot> {
     for slot in &TABLE {
         if slot
             .used

@@ -154,8 +154,9 @@ pub fn handle_fault(slot: &Slot, addr: Address, wake: Wake) {
         // No cycle runs: the page was installed or the range unregistered; the access retries.
         return;
     };
-    // SAFETY: an open counter is held, so the heap's shared state is alive (registry rules).
-    let sh = unsafe { &*slot.shared() };
+    // SAFETY: registry rule 2: we hold an open counter (entered above, left below), and the
+    // only claimer stores the concurrent collector's `Shared`; rule 1 keeps it alive meanwhile.
+    let sh = unsafe { &*slot.shared().cast::<Shared>() };
     if addr >= sh.base && addr < sh.base.add(sh.len) {
         match phase {
             // SAFETY: counter 0 is held: we are inside the cycle (params rule 1).

@@ -92,11 +92,15 @@ impl Concurrent {
             compact,
             safepoints,
         ));
-        let slot = registry::claim(
-            space.base().as_usize(),
-            space.end().as_usize(),
-            Arc::as_ptr(&sh),
-        )
+        // SAFETY: registry rule 1: `sh` is kept alive by this heap until `Drop` releases the
+        // slot, and both counters stay closed until a flip has made the cycle's state ready.
+        let slot = unsafe {
+            registry::claim(
+                space.base().as_usize(),
+                space.end().as_usize(),
+                Arc::as_ptr(&sh).cast::<()>(),
+            )
+        }
         .ok_or_else(|| {
             "too many concurrent heaps in this process; running stop-the-world".to_string()
         })?;
