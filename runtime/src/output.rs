@@ -91,6 +91,12 @@ impl VmCore {
     /// may run meanwhile, so this is a safepoint as far as the caller goes. Its roots must be
     /// complete, and every heap value it held in a local must be re-read afterwards.
     pub(crate) fn flush_out(&mut self) {
+        self.write_native(|output, out| output.write_out(out));
+        self.out.clear();
+    }
+
+    /// Runs `write` on the shared output and this thread's `print` buffer in the native state.
+    fn write_native(&mut self, write: impl FnOnce(&Output, &[u8])) {
         let VmCore {
             heap,
             roots,
@@ -98,8 +104,7 @@ impl VmCore {
             shared,
             ..
         } = self;
-        heap.in_native(roots, || shared.output.write_out(out));
-        self.out.clear();
+        heap.in_native(roots, || write(&shared.output, out));
     }
 
     /// Writes the complete lines of the `print` buffer and keeps a trailing partial line (the
@@ -107,14 +112,7 @@ impl VmCore {
     /// lines go out). As [`VmCore::flush_out`] otherwise.
     pub(crate) fn flush_lines(&mut self) {
         let n = complete_lines(&self.out);
-        let VmCore {
-            heap,
-            roots,
-            out,
-            shared,
-            ..
-        } = self;
-        heap.in_native(roots, || shared.output.write_out(&out[..n]));
+        self.write_native(|output, out| output.write_out(&out[..n]));
         self.out.drain(..n);
     }
 
@@ -122,14 +120,7 @@ impl VmCore {
     /// error sink as one piece, after the `print` output buffered before it. As
     /// [`VmCore::flush_out`] otherwise.
     pub(crate) fn write_error(&mut self, message: &[u8]) {
-        let VmCore {
-            heap,
-            roots,
-            out,
-            shared,
-            ..
-        } = self;
-        heap.in_native(roots, || shared.output.write_err(out, message));
+        self.write_native(|output, out| output.write_err(out, message));
         self.out.clear();
     }
 }
